@@ -16,8 +16,26 @@ from .bases import (
     symplectic_form,
     translations,
 )
+from .canonical import canonicalize, span_pivots
+from .compare import (
+    channel_cosine,
+    generator_mae,
+    match_channels,
+    principal_cosines,
+    subspace_similarity,
+)
+from .e3nn import irreps_generators, irreps_parity
+from .structure import (
+    bracket,
+    closure_error,
+    gl_killing_form,
+    killing_cosine,
+    killing_form,
+    structure_constants,
+)
 
 __all__ = [
+    # known bases
     "affine",
     "direct_sum",
     "gl",
@@ -32,4 +50,23 @@ __all__ = [
     "su2",
     "symplectic_form",
     "translations",
+    # structure
+    "bracket",
+    "closure_error",
+    "gl_killing_form",
+    "killing_cosine",
+    "killing_form",
+    "structure_constants",
+    # comparisons
+    "channel_cosine",
+    "generator_mae",
+    "match_channels",
+    "principal_cosines",
+    "subspace_similarity",
+    # canonical forms
+    "canonicalize",
+    "span_pivots",
+    # e3nn interop
+    "irreps_generators",
+    "irreps_parity",
 ]
