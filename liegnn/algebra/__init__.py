@@ -2,6 +2,7 @@
 
 from .bases import (
     affine,
+    by_name,
     direct_sum,
     gl,
     lorentz,

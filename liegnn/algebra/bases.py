@@ -180,3 +180,34 @@ def direct_sum(*algebras) -> torch.Tensor:
             out.append(M)
         offset += n
     return torch.stack(out)
+
+
+def by_name(name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A known basis from its name: ``"so(3)"``, ``"so(1,3)"``, ``"lorentz"``, ``"sp(4)"``,
+    ``"gl(2)"``, ``"se(3)"``, ``"su(2)"``, ``"scaling(4)"``, ``"translations(3)"``.
+
+    ``sp(m)`` takes the matrix size m = 2n. Spaces and case are ignored; ``so3`` works too.
+    """
+    import re
+
+    key = re.sub(r"\s+", "", str(name)).lower()
+    if key == "lorentz":
+        return lorentz(dtype=dtype)
+    if key in ("su(2)", "su2"):
+        return su2() if dtype is None else su2(dtype=dtype)
+    m = re.fullmatch(r"([a-z]+)\(?(\d+)(?:,(\d+))?\)?", key)
+    one_arg = {"so": so, "gl": gl, "se": se, "scaling": scaling, "translations": translations}
+    if m:
+        head, a, b = m.group(1), int(m.group(2)), m.group(3)
+        if head == "so" and b is not None:
+            return so_pq(a, int(b), dtype=dtype)
+        if head == "sp" and b is None:
+            if a % 2:
+                raise ValueError(f"the algebra sp(m) needs an even matrix size m, got {a}")
+            return sp(a // 2, dtype=dtype)
+        if head in one_arg and b is None:
+            return one_arg[head](a, dtype=dtype)
+    raise ValueError(
+        f"unknown algebra name {name!r}; known: so(n), so(p,q), lorentz, sp(2n), gl(n), se(n), "
+        "su(2), scaling(n), translations(n)"
+    )

@@ -5,6 +5,7 @@ import torch
 
 from liegnn.algebra import (
     affine,
+    bases,
     closure_error,
     direct_sum,
     gl,
@@ -161,3 +162,26 @@ def test_bad_arguments_raise_value_error():
         su2(dtype=torch.float64)
     with pytest.raises(ValueError, match="at least one"):
         direct_sum()
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("so(3)", lambda: bases.so(3)),
+        ("SO3", lambda: bases.so(3)),
+        ("so(1, 3)", lambda: bases.so_pq(1, 3)),
+        ("lorentz", lambda: bases.lorentz()),
+        ("sp(4)", lambda: bases.sp(2)),
+        ("se(2)", lambda: bases.se(2)),
+        ("su(2)", lambda: bases.su2()),
+        ("translations(3)", lambda: bases.translations(3)),
+    ],
+)
+def test_by_name_returns_the_named_basis(name, expected):
+    assert torch.equal(bases.by_name(name), expected())
+
+
+@pytest.mark.parametrize("name", ["so", "foo(3)", "sp(3)", "so(1,2,3)"])
+def test_by_name_rejects_unknown_names(name):
+    with pytest.raises(ValueError, match="algebra"):
+        bases.by_name(name)
