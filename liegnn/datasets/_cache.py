@@ -1,0 +1,65 @@
+"""On-disk cache of generated datasets: one folder, atomic writes.
+
+The cache folder is ``root`` when given, else ``$LIEGNN_CACHE``, else ``~/.cache/liegnn``.
+Every file is written to a temporary name in the same folder and moved into place with
+:func:`os.replace`, so an interrupted write never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+
+def cache_dir(root: str | os.PathLike | None = None, *parts: str) -> Path:
+    """The folder ``root / parts`` (created); ``root`` defaults to ``$LIEGNN_CACHE`` or
+    ``~/.cache/liegnn``."""
+    if root is None:
+        root = os.environ.get("LIEGNN_CACHE") or Path.home() / ".cache" / "liegnn"
+    path = Path(root).expanduser().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success move it onto ``path``, else delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write arrays to ``path`` (``.npz``) atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def cached_arrays(path: Path, make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Load the arrays stored at ``path``, or make them, store them atomically and return them.
+
+    A cache file that cannot be read (truncated, foreign) is rebuilt rather than trusted.
+    """
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return {k: f[k] for k in f.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            path.unlink()
+    arrays = make()
+    atomic_save_npz(path, **arrays)
+    return arrays

@@ -1,0 +1,258 @@
+"""Files of the top-tagging reference dataset (Kasieczka et al. 2019), read and written.
+
+Two layouts are understood:
+
+- **reference** (the files on Zenodo, and what :mod:`~liegnn.datasets.toptag_generate` writes):
+  a pandas HDF5 store, key ``"table"``, one row per jet with columns E_i, PX_i, PY_i, PZ_i for
+  i < 200 (constituents sorted by pT, zero padded), ``is_signal_new`` (1 = top, 0 = QCD) and the
+  truth columns truthE, truthPX, truthPY, truthPZ (the top quark; zero for QCD) and ``ttv``.
+- **converted** (as used by LorentzNet / PELICAN): an HDF5 file with datasets ``Nobj`` (N,),
+  ``Pmu`` (N, 200, 4), ``is_signal`` (N,), and optionally ``label`` (N, 200) the particle mask.
+
+Both give a :class:`Jets`; reading needs h5py, and pandas + tables for the reference layout
+(the ``[toptag]`` extra). Bad files raise ValueError naming the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._optional import require
+
+MAX_CONSTITUENTS = 200
+KEY = "table"
+MOMENTUM_COLUMNS = [f"{c}_{i}" for i in range(MAX_CONSTITUENTS) for c in ("E", "PX", "PY", "PZ")]
+TRUTH_COLUMNS = ["truthE", "truthPX", "truthPY", "truthPZ"]
+LABEL_COLUMN = "is_signal_new"
+
+
+@dataclass
+class Jets:
+    """A batch of jets.
+
+    Attributes:
+        momenta: float32 (N, m, 4) constituent 4-momenta (E, px, py, pz) in GeV, sorted by pT,
+            zero padded.
+        n_constituents: int64 (N,) number of non-padding constituents per jet.
+        labels: int64 (N,) 1 for top (signal) jets, 0 for QCD.
+        truth: float32 (N, 4) top-quark 4-momentum (zeros for QCD), or None when absent.
+        ttv: int64 (N,) the reference's train/test/validation flag, or None when absent.
+    """
+
+    momenta: np.ndarray
+    n_constituents: np.ndarray
+    labels: np.ndarray
+    truth: np.ndarray | None = None
+    ttv: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index) -> Jets:
+        pick = lambda a: None if a is None else a[index]
+        return Jets(
+            self.momenta[index],
+            self.n_constituents[index],
+            self.labels[index],
+            pick(self.truth),
+            pick(self.ttv),
+        )
+
+    @staticmethod
+    def concatenate(parts: list[Jets]) -> Jets:
+        """Join batches (row order kept); truth / ttv survive only if every part has them."""
+        if not parts:
+            raise ValueError("cannot concatenate an empty list of jet batches")
+        join = lambda name: (
+            None
+            if any(getattr(p, name) is None for p in parts)
+            else np.concatenate([getattr(p, name) for p in parts])
+        )
+        return Jets(
+            *(np.concatenate([getattr(p, n) for p in parts]) for n in _CORE),
+            join("truth"),
+            join("ttv"),
+        )
+
+
+_CORE = ("momenta", "n_constituents", "labels")
+
+
+def _check(jets: Jets, source: str, offset: int = 0) -> Jets:
+    """Reject NaN/Inf rows, labels outside {0, 1} and negative energies, naming the first row."""
+    bad = ~np.isfinite(jets.momenta).all(axis=(1, 2)) | ~np.isfinite(jets.labels)
+    if jets.truth is not None:
+        bad |= ~np.isfinite(jets.truth).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"{source}: {len(rows)} jet(s) contain NaN or Inf values "
+            f"(first at row {rows[0] + offset})"
+        )
+    wrong = ~np.isin(jets.labels, (0, 1))
+    if wrong.any():
+        row = np.flatnonzero(wrong)[0]
+        raise ValueError(f"{source}: label {jets.labels[row]} at row {row + offset} is not 0 or 1")
+    if (jets.momenta[..., 0] < 0).any():
+        row = np.flatnonzero((jets.momenta[..., 0] < 0).any(axis=1))[0]
+        raise ValueError(f"{source}: negative constituent energy in row {row + offset}")
+    return jets
+
+
+def detect_layout(path: str | os.PathLike) -> str:
+    """``"reference"`` or ``"converted"``; ValueError for a missing, corrupt or foreign file."""
+    h5py = require("h5py", "toptag")
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no jet file at {path}")
+    try:
+        with h5py.File(path, "r") as f:
+            keys = set(f.keys())
+    except OSError as err:
+        raise ValueError(
+            f"{path} is not a readable HDF5 file (corrupt or truncated?): {err}"
+        ) from err
+    if {"Nobj", "Pmu", "is_signal"} <= keys:
+        return "converted"
+    if KEY in keys:
+        return "reference"
+    raise ValueError(
+        f"{path} holds neither the reference layout (key 'table') nor the converted layout "
+        f"(Nobj, Pmu, is_signal); found keys {sorted(keys)}"
+    )
+
+
+def count_jets(path: str | os.PathLike) -> int:
+    """Number of jets in a file of either layout."""
+    layout = detect_layout(path)
+    if layout == "converted":
+        h5py = require("h5py", "toptag")
+        with h5py.File(path, "r") as f:
+            return int(f["is_signal"].shape[0])
+    pd = require("pandas", "toptag")
+    require("tables", "toptag")
+    with pd.HDFStore(path, "r") as store:
+        storer = store.get_storer(KEY)
+        return int(storer.nrows if storer.is_table else storer.shape[0])
+
+
+def _from_frame(df, source: str, offset: int, max_constituents: int) -> Jets:
+    missing = [
+        c for c in MOMENTUM_COLUMNS[: 4 * max_constituents] + [LABEL_COLUMN] if c not in df.columns
+    ]
+    if missing:
+        raise ValueError(
+            f"{source}: missing column(s) {missing[:6]}{' ...' if len(missing) > 6 else ''} "
+            "of the reference layout"
+        )
+    cols = MOMENTUM_COLUMNS[: 4 * max_constituents]
+    momenta = df[cols].to_numpy(np.float32).reshape(len(df), max_constituents, 4)
+    label = df[LABEL_COLUMN].to_numpy(np.float64)
+    truth = df[TRUTH_COLUMNS].to_numpy(np.float32) if set(TRUTH_COLUMNS) <= set(df) else None
+    ttv = df["ttv"].to_numpy(np.int64) if "ttv" in df.columns else None
+    if np.isfinite(label).all():
+        labels = label.astype(np.int64)
+        if not np.array_equal(labels, label):
+            raise ValueError(f"{source}: non-integer values in column {LABEL_COLUMN!r}")
+    else:
+        labels = label  # _check names the NaN row
+    jets = Jets(momenta, (momenta[..., 0] > 0).sum(1).astype(np.int64), labels, truth, ttv)
+    return _check(jets, source, offset)
+
+
+def _read_converted(path, start, stop, max_constituents) -> Jets:
+    h5py = require("h5py", "toptag")
+    source = str(path)
+    with h5py.File(path, "r") as f:
+        try:
+            pmu = f["Pmu"]
+            if pmu.ndim != 3 or pmu.shape[2] != 4:
+                raise ValueError(f"{source}: Pmu must have shape (N, m, 4), got {pmu.shape}")
+            n = pmu.shape[0]
+            if f["Nobj"].shape[0] != n or f["is_signal"].shape[0] != n:
+                raise ValueError(f"{source}: Nobj, Pmu and is_signal disagree on the jet count")
+            momenta = pmu[start:stop, :max_constituents].astype(np.float32)
+            nobj = f["Nobj"][start:stop].astype(np.int64)
+            label = f["is_signal"][start:stop].astype(np.float64)
+        except OSError as err:
+            raise ValueError(f"{source}: corrupt or truncated data: {err}") from err
+    if momenta.shape[1] < max_constituents:
+        pad = np.zeros((len(momenta), max_constituents - momenta.shape[1], 4), np.float32)
+        momenta = np.concatenate([momenta, pad], axis=1)
+    labels = label.astype(np.int64) if np.isfinite(label).all() else label
+    jets = Jets(momenta, np.minimum(nobj, max_constituents), labels)
+    return _check(jets, source, start)
+
+
+def read_jets(
+    path: str | os.PathLike,
+    start: int = 0,
+    stop: int | None = None,
+    max_constituents: int = MAX_CONSTITUENTS,
+) -> Jets:
+    """Rows ``start:stop`` of a jet file in either layout (detected), checked for bad rows."""
+    if not 1 <= max_constituents <= MAX_CONSTITUENTS:
+        raise ValueError(f"max_constituents must lie in [1, 200], got {max_constituents}")
+    layout = detect_layout(path)
+    if layout == "converted":
+        return _read_converted(path, start, stop, max_constituents)
+    pd = require("pandas", "toptag")
+    require("tables", "toptag")
+    try:
+        df = pd.read_hdf(path, KEY, start=start, stop=stop)
+    except (OSError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: cannot read key 'table' (corrupt or truncated?): {err}") from err
+    return _from_frame(df, str(path), start, max_constituents)
+
+
+def iter_jets(
+    path: str | os.PathLike, chunk_size: int = 100_000, max_constituents: int = MAX_CONSTITUENTS
+) -> Iterator[Jets]:
+    """Read a file in chunks of ``chunk_size`` jets (bounded memory for the 1.2M-jet files)."""
+    n = count_jets(path)
+    for start in range(0, n, chunk_size):
+        yield read_jets(path, start, min(start + chunk_size, n), max_constituents)
+
+
+def to_frame(jets: Jets):
+    """The reference-layout pandas DataFrame of ``jets`` (padded to 200 constituents)."""
+    pd = require("pandas", "toptag")
+    N, m, _ = jets.momenta.shape
+    if m > MAX_CONSTITUENTS:
+        raise ValueError(f"at most {MAX_CONSTITUENTS} constituents per jet, got {m}")
+    momenta = np.zeros((N, MAX_CONSTITUENTS, 4), np.float32)
+    momenta[:, :m] = jets.momenta
+    columns = {c: momenta.reshape(N, -1)[:, i] for i, c in enumerate(MOMENTUM_COLUMNS)}
+    truth = np.zeros((N, 4), np.float32) if jets.truth is None else jets.truth.astype(np.float32)
+    columns.update({c: truth[:, i] for i, c in enumerate(TRUTH_COLUMNS)})
+    columns["ttv"] = np.zeros(N, np.int64) if jets.ttv is None else jets.ttv.astype(np.int64)
+    columns[LABEL_COLUMN] = jets.labels.astype(np.int64)
+    return pd.DataFrame(columns)
+
+
+def write_reference(path: str | os.PathLike, jets: Jets, append: bool = False) -> None:
+    """Write (or append) ``jets`` to ``path`` in the reference layout (pandas table format)."""
+    require("tables", "toptag")
+    _check(jets, "jets to write")
+    to_frame(jets).to_hdf(
+        path, key=KEY, format="table", mode="a" if append else "w", append=append, complevel=1
+    )
+
+
+def write_converted(path: str | os.PathLike, jets: Jets) -> None:
+    """Write ``jets`` in the converted layout: Nobj, Pmu (N, 200, 4), is_signal, label (mask)."""
+    h5py = require("h5py", "toptag")
+    _check(jets, "jets to write")
+    N, m, _ = jets.momenta.shape
+    momenta = np.zeros((N, MAX_CONSTITUENTS, 4), np.float32)
+    momenta[:, :m] = jets.momenta
+    with h5py.File(path, "w") as f:
+        f["Nobj"] = jets.n_constituents.astype(np.int64)
+        f["Pmu"] = momenta
+        f["is_signal"] = jets.labels.astype(np.int64)
+        f["label"] = np.arange(MAX_CONSTITUENTS) < jets.n_constituents[:, None]
