@@ -1,0 +1,48 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from liegnn.algebra import lorentz
+from liegnn.cli import main
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "metric"):
+        assert command in out
+
+
+def test_metric_of_lorentz_name_is_minkowski(tmp_path, capsys):
+    out_json = tmp_path / "metric.json"
+    assert main(["metric", "lorentz", "--compare", "minkowski", "--json", str(out_json)]) == 0
+    summary = json.loads(out_json.read_text())
+    assert summary["nullity"] == 1
+    np.testing.assert_allclose(summary["metric"], np.diag([1.0, -1, -1, -1]), atol=1e-12)
+    assert summary["similarity_minkowski"] == pytest.approx(1.0, abs=1e-12)
+    assert "|cosine| with minkowski: 1.000000" in capsys.readouterr().out
+
+
+def test_metric_reads_generators_from_a_file(tmp_path):
+    P = torch.tensor(
+        [[2.0, 0.3, 0, 0], [0, 1, 0.2, 0], [0, 0, 1, 0], [0.1, 0, 0, 1.5]], dtype=torch.float64
+    )
+    L = P @ lorentz(dtype=torch.float64) @ torch.linalg.inv(P)
+    path = tmp_path / "basis.npy"
+    np.save(path, L.numpy())
+    out_json = tmp_path / "m.json"
+    assert main(["metric", str(path), "--json", str(out_json)]) == 0
+    J = torch.tensor(json.loads(out_json.read_text())["metric"], dtype=torch.float64)
+    Pinv = torch.linalg.inv(P)
+    expected = Pinv.T @ torch.diag(torch.tensor([1.0, -1, -1, -1], dtype=torch.float64)) @ Pinv
+    cos = (J * expected).sum() / (J.norm() * expected.norm())
+    assert abs(float(cos)) > 1 - 1e-10
+
+
+def test_metric_rejects_an_unknown_basis_with_a_message():
+    with pytest.raises(SystemExit, match="neither a file nor a known algebra"):
+        main(["metric", "not-an-algebra"])
