@@ -8,10 +8,21 @@ from .metric import (
     metric_similarity,
     solve_metric,
 )
+from .nn.emlp import EMLP
+from .nullspace import BasisInfo, SpectrumWarning, clear_cache, equivariant_basis
+from .reps import Group, Scalar, V
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EMLP",
+    "BasisInfo",
+    "Group",
+    "Scalar",
+    "SpectrumWarning",
+    "V",
+    "clear_cache",
+    "equivariant_basis",
     "MetricSolution",
     "NoInvariantMetricError",
     "NoInvariantMetricWarning",
