@@ -22,7 +22,9 @@ def _load_algebra(spec: str) -> torch.Tensor:
     try:
         return by_name(spec)
     except ValueError as err:
-        raise SystemExit(f"liegnn: {spec!r} is neither a file nor a known algebra ({err})") from None
+        raise SystemExit(
+            f"liegnn: {spec!r} is neither a file nor a known algebra ({err})"
+        ) from None
 
 
 def _print_matrix(M: torch.Tensor, indent: str = "  ") -> None:
@@ -59,6 +61,45 @@ def cmd_metric(args: argparse.Namespace) -> int:
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
         print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_basis(args: argparse.Namespace) -> int:
+    from .nullspace import equivariant_basis
+    from .reps import parse_rep
+
+    try:
+        rep_in, rep_out = parse_rep(args.rep_in), parse_rep(args.rep_out)
+    except ValueError as err:
+        raise SystemExit(f"liegnn: {err}") from None
+    L = _load_algebra(args.algebra).to(torch.float64)
+    if args.noise > 0:
+        gen = torch.Generator().manual_seed(args.seed)
+        L = L + args.noise * torch.randn(L.shape, generator=gen, dtype=L.dtype)
+    H = None
+    if args.parity:
+        H = -torch.eye(L.shape[-1], dtype=L.dtype)[None]
+    threshold = args.threshold if args.threshold == "auto" else float(args.threshold)
+    info = equivariant_basis(
+        rep_in, rep_out, L, discrete_generators=H, threshold=threshold, return_info=True
+    )
+    n_in, n_out = rep_in.dim(L), rep_out.dim(L)
+    print(f"{rep_in} -> {rep_out} under {args.algebra} (n = {L.shape[-1]}, noise {args.noise:g})")
+    print(
+        f"weight space {n_out} x {n_in} = {n_out * n_in}; equivariant maps: {info.basis.shape[1]}"
+    )
+    for pair in info.pairs:
+        small = pair.relative_singular_values[: pair.rank + 3].tolist()
+        print(
+            f"  {pair.rep_in} -> {pair.rep_out}: {pair.rank} maps, cut {pair.cut:.2e}, "
+            f"smallest relative singular values " + " ".join(f"{v:.1e}" for v in small)
+        )
+    if args.save:
+        from .datasets._cache import atomic_path
+
+        with atomic_path(args.save) as tmp:
+            torch.save({"basis": info.basis}, tmp)
+        print(f"wrote {args.save}")
     return 0
 
 
@@ -115,6 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", help="write a JSON summary here")
     p.set_defaults(func=cmd_metric)
+
+    p = sub.add_parser(
+        "basis",
+        help="the equivariant linear maps between two representations (equivariant_basis)",
+        description="Solve dρ_out(L) W = W dρ_in(L) for every generator L and print the number "
+        "of equivariant maps with the singular values around the cut.",
+    )
+    p.add_argument("rep_in", help="input representation, e.g. 'V*V' or 'V**2 + Scalar'")
+    p.add_argument("rep_out", help="output representation, e.g. 'V'")
+    p.add_argument("--algebra", required=True, help="generators: a file or a name ('so(3)')")
+    p.add_argument("--parity", action="store_true", help="add −I as a discrete generator")
+    p.add_argument("--threshold", default="auto", help="'auto' or a relative cut (float)")
+    p.add_argument("--noise", type=float, default=0.0, help="add Gaussian noise to every entry")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
+    p.add_argument("--save", help="write the basis (dim_out·dim_in, r) to this .pt file")
+    p.set_defaults(func=cmd_basis)
     return parser
 
 

@@ -412,3 +412,39 @@ V = TensorRep((1,))
 
 Scalar = TensorRep(())
 """The trivial representation: dρ(L) = 0, ρ(h) = 1."""
+
+
+def parse_rep(text: str) -> Rep:
+    """A rep from its written form, e.g. ``"V**2 + 3*Scalar"``, ``"V*V.T"``, ``"2*V + V**3"``.
+
+    Only ``V``, ``Scalar``, integers, ``+``, ``*``, ``**`` and ``.T`` are allowed (no ``eval``).
+    """
+    import ast
+
+    def build(node: ast.AST):
+        if isinstance(node, ast.Expression):
+            return build(node.body)
+        if isinstance(node, ast.Name) and node.id in ("V", "Scalar"):
+            return V if node.id == "V" else Scalar
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            return build(node.value).T
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mult | ast.Pow):
+            a, b = build(node.left), build(node.right)
+            if isinstance(node.op, ast.Add):
+                return a + b
+            return a * b if isinstance(node.op, ast.Mult) else a**b
+        raise ValueError(
+            f"cannot read the rep {text!r}: use V, Scalar, integers, +, *, ** and .T "
+            f"(offending part: {ast.unparse(node)!r})"
+        )
+
+    try:
+        tree = ast.parse(str(text).strip(), mode="eval")
+    except SyntaxError as err:
+        raise ValueError(f"cannot read the rep {text!r}: {err.msg}") from None
+    rep = build(tree)
+    if not isinstance(rep, Rep):
+        raise ValueError(f"{text!r} is a number, not a representation")
+    return rep

@@ -46,3 +46,26 @@ def test_metric_reads_generators_from_a_file(tmp_path):
 def test_metric_rejects_an_unknown_basis_with_a_message():
     with pytest.raises(SystemExit, match="neither a file nor a known algebra"):
         main(["metric", "not-an-algebra"])
+
+
+@pytest.mark.parametrize(
+    "rep_in, rep_out, options, maps",
+    [
+        ("V*V", "V", [], 1),  # the cross product
+        ("V*V", "V", ["--parity"], 0),  # ... is not O(3)-equivariant
+        ("V**2", "V**2", ["--noise", "1e-3"], 3),  # auto cut keeps the noisy maps
+    ],
+)
+def test_basis_counts_equivariant_maps(tmp_path, capsys, rep_in, rep_out, options, maps):
+    path = tmp_path / "basis.pt"
+    assert (
+        main(["basis", rep_in, rep_out, "--algebra", "so(3)", "--save", str(path), *options]) == 0
+    )
+    assert f"equivariant maps: {maps}" in capsys.readouterr().out
+    basis = torch.load(path, weights_only=True)["basis"]
+    assert basis.shape[1] == maps
+
+
+def test_basis_rejects_an_unreadable_rep():
+    with pytest.raises(SystemExit, match="cannot read the rep"):
+        main(["basis", "V+", "V", "--algebra", "so(3)"])

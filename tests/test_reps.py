@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from liegnn.algebra import lorentz, so
-from liegnn.reps import Group, ProductRep, Scalar, SumRep, TensorRep, V
+from liegnn.reps import Group, ProductRep, Scalar, SumRep, TensorRep, V, parse_rep
 
 L3 = so(3, dtype=torch.float64)
 LORENTZ = lorentz(dtype=torch.float64)
@@ -124,3 +124,22 @@ def test_group_validates_and_reports_dimension():
         Group(torch.zeros(1, 2, 2, dtype=torch.complex128))
     with pytest.raises(ValueError, match="dimension"):
         Group(L3, torch.eye(4))
+
+
+@pytest.mark.parametrize(
+    "text, rep",
+    [
+        ("V", V),
+        ("V**2 + 3*Scalar", V**2 + 3 * Scalar),
+        ("V*V.T", V * V.T),
+        ("2*V + V**3", 2 * V + V**3),
+    ],
+)
+def test_parse_rep_builds_the_written_rep(text, rep):
+    assert parse_rep(text) == rep
+
+
+@pytest.mark.parametrize("text", ['__import__("os")', "V +", "3", "W"])
+def test_parse_rep_rejects_anything_but_rep_expressions(text):
+    with pytest.raises(ValueError):
+        parse_rep(text)
