@@ -1,0 +1,49 @@
+"""Training: AdamW with warm-up + cosine, checkpoints that resume exactly, metrics, torchrun DDP,
+augmentation by a Lie group (Eq. 11), and the end-to-end experiments behind ``liegnn train``.
+
+Submodules load on first use (``liegnn.training.experiments`` pulls in the data sets and models).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "WarmupCosine": "schedule",
+    "adamw": "schedule",
+    "warmup_cosine": "schedule",
+    "accuracy": "metrics",
+    "background_rejection": "metrics",
+    "classification_metrics": "metrics",
+    "mean_absolute_error": "metrics",
+    "regression_metrics": "metrics",
+    "roc_auc": "metrics",
+    "roc_curve": "metrics",
+    "TrainConfig": "config",
+    "Trainer": "trainer",
+    "fit": "trainer",
+    "load_checkpoint": "checkpoint",
+    "load_weights": "checkpoint",
+    "init_distributed": "distributed",
+    "SymmetryAugmentation": "augmentation",
+    "DeepSets": "baselines",
+    "MLP": "baselines",
+    "parse_symmetry": "symmetry",
+    "run": "experiments",
+    "train_toptag": "experiments",
+    "train_qm9": "experiments",
+    "train_nbody": "experiments",
+    "PRESETS": "experiments",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
