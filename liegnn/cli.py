@@ -103,6 +103,61 @@ def cmd_basis(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.experiments import run
+
+    kwargs = {
+        "preset": args.preset,
+        "augment": args.augment,
+        "seed": args.seed,
+        "data_seed": args.data_seed,
+        "device": args.device,
+        "resume": not args.no_resume,
+        "progress": not args.no_progress,
+    }
+    optional = {
+        "out": args.out,
+        "root": args.root,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "warmup_epochs": args.warmup_epochs,
+        "grad_clip": args.grad_clip,
+    }
+    if args.deterministic:
+        optional["deterministic"] = True
+    per_task = {
+        "toptag": {
+            "data": args.data,
+            "n_jets": args.n_jets,
+            "max_constituents": args.max_constituents,
+            "augment_scale": args.augment_scale,
+        },
+        "qm9": {"target": args.target, "source": args.source, "subset": args.subset},
+        "nbody": {
+            "model": args.model,
+            "n_trajectories": args.n_trajectories,
+            "threshold": None
+            if args.threshold is None
+            else (args.threshold if args.threshold == "auto" else float(args.threshold)),
+        },
+    }
+    optional.update(per_task[args.task])
+    kwargs.update({k: v for k, v in optional.items() if v is not None})
+    symmetry = (
+        args.symmetry
+        or {"toptag": "minkowski", "qm9": "euclidean", "nbody": "euclidean"}[args.task]
+    )
+    try:
+        result = run(args.task, symmetry, **kwargs)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"liegnn train: {err}") from None
+    print(f"{result['model']} on {args.task} ({result['symmetry']}), test metrics:")
+    print(json.dumps(result["test"], indent=2, default=str))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -172,6 +227,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
     p.add_argument("--save", help="write the basis (dim_out·dim_in, r) to this .pt file")
     p.set_defaults(func=cmd_basis)
+
+    p = sub.add_parser(
+        "train",
+        help="train LieGNN / EMLP / baselines on top tagging, QM9 or N-body",
+        description="Train a model with a known, discovered or no symmetry; writes checkpoints "
+        "(resumable) and metrics.json to --out. Multi-process: torchrun --nproc_per_node=K "
+        "$(which liegnn) train ...",
+    )
+    p.add_argument("task", choices=["toptag", "qm9", "nbody"])
+    p.add_argument(
+        "--symmetry",
+        help="none, minkowski, euclidean or discovered:PATH (default: minkowski for toptag, "
+        "euclidean otherwise)",
+    )
+    p.add_argument("--preset", choices=["cpu", "full"], default="cpu")
+    p.add_argument("--augment", action="store_true", help="Eq. 11 data augmentation")
+    p.add_argument("--out", help="output folder (default: runs/<task>-<symmetry>-seed<seed>)")
+    p.add_argument("--seed", type=int, default=0, help="weights and training seed")
+    p.add_argument("--data-seed", type=int, default=0, help="data generation and split seed")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
+    p.add_argument("--no-resume", action="store_true", help="start over even if --out has a run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--root", help="data cache folder")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--warmup-epochs", type=int)
+    p.add_argument("--grad-clip", type=float)
+    p.add_argument("--deterministic", action="store_true", help="deterministic CUDA kernels")
+    g = p.add_argument_group("toptag")
+    g.add_argument("--data", help="folder with train/val/test.h5 or one file (else: Pythia 8)")
+    g.add_argument("--n-jets", type=int)
+    g.add_argument("--max-constituents", type=int)
+    g.add_argument("--augment-scale", type=float)
+    g = p.add_argument_group("qm9")
+    g.add_argument("--target", help="property name (default: homo)")
+    g.add_argument("--source", help="qm9pack or a torch_geometric QM9 root")
+    g.add_argument("--subset", type=int, help="use this many molecules")
+    g = p.add_argument_group("nbody")
+    g.add_argument("--model", choices=["auto", "emlp", "mlp"])
+    g.add_argument("--n-trajectories", type=int)
+    g.add_argument("--threshold", help="EMLP's cut: 'auto' or a float")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

@@ -69,3 +69,17 @@ def test_basis_counts_equivariant_maps(tmp_path, capsys, rep_in, rep_out, option
 def test_basis_rejects_an_unreadable_rep():
     with pytest.raises(SystemExit, match="cannot read the rep"):
         main(["basis", "V+", "V", "--algebra", "so(3)"])
+
+
+def test_train_nbody_writes_metrics_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "nbody", "--epochs", "1", "--n-trajectories", "40", "--model", "mlp"]
+    args += ["--out", str(out), "--no-progress", "--root", str(tmp_path / "cache")]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_completed"] == 1
+    assert np.isfinite(metrics["test"]["mse"])
+    assert "test metrics" in capsys.readouterr().out
+    # a second call finds the finished run and gives the same test metrics
+    assert main(args) == 0
+    assert json.loads((out / "metrics.json").read_text())["test"] == metrics["test"]
