@@ -1,0 +1,272 @@
+"""LieGNNConv: LorentzNet's equivariant block with the Minkowski metric replaced by any metric J."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
+from torch_geometric.nn.aggr import MeanAggregation, SumAggregation
+
+from .metric_tensor import MetricTensor
+from .psi import psi
+
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
+AGGREGATIONS = {"sum": SumAggregation, "mean": MeanAggregation}
+
+
+class LieGNNConv(MessagePassing):
+    r"""One LieGNN block (Eq. 12–13 of the LieGAN paper): the Lorentz group equivariant block of
+    LorentzNet with the Minkowski metric η replaced by a metric J,
+
+    .. math::
+        m_{ij} &= \phi_e\big(h_i,\, h_j,\, \psi(\|x_i - x_j\|_J^2),\,
+            \psi(\langle x_i, x_j\rangle_J)\big)
+
+        w_{ij} &= \phi_m(m_{ij})
+
+        x_i' &= x_i + c \cdot \operatorname{mean}_{j \in \mathcal{N}(i)}
+            \operatorname{clamp}\big(\phi_x(w_{ij} m_{ij})\,(x_i - x_j), \pm 100\big)
+
+        h_i' &= h_i + \phi_h\Big(h_i,\, \sum_{j \in \mathcal{N}(i)} w_{ij} m_{ij},\, s_i\Big)
+
+    with ⟨x, y⟩_J = xᵀ J y, ψ(a) = sign(a) log(|a| + 1), w_ij a sigmoid attention weight and s_i
+    the input scalars re-fed in every block. φ_x reads the weighted message w_ij m_ij, as in the
+    public LorentzNet code. Since every edge input is a J-invariant, h is
+    invariant and x equivariant under every g with gᵀ J g = J. With J = η this is LorentzNet's
+    block; with J = I, no ψ, no inner product, SiLU and no normalisation it is EGNN's layer.
+
+    φ_e = Linear(no bias) → BatchNorm → act → Linear → act; φ_h = Linear → BatchNorm → act →
+    Linear; φ_x = Linear → act → Linear(no bias, Xavier gain 0.001); φ_m = Linear → Sigmoid.
+    The first layer of φ_e is linear, so W [h_i; h_j; e_ij] = W_i h_i + W_j h_j + W_e e_ij is
+    computed per node and gathered per edge; the aggregations are PyG scatters.
+
+    Args:
+        metric (str, torch.Tensor or MetricTensor): the metric J: ``"minkowski"``,
+            ``"euclidean"``, an (n, n) tensor (see :func:`resolve_metric`), or a
+            :class:`MetricTensor` shared with other blocks.
+        channels (int): size F of the node features h (input and output).
+        scalar_channels (int, optional): size S of the re-fed input scalars s. (default: ``0``)
+        dim (int, optional): n for a named metric. (default: ``None``)
+        learnable_metric (bool, optional): learn J = (A + Aᵀ)/2; ignored for a given
+            :class:`MetricTensor`. (default: ``False``)
+        c_weight (float, optional): the coordinate step c. (default: ``5e-3``)
+        update_pos (bool, optional): update x; LorentzNet's last block does not. (default:
+            ``True``)
+        activation (str, optional): ``"relu"`` (LorentzNet) or ``"silu"`` (EGNN).
+            (default: ``"relu"``)
+        norm (str, optional): ``"batch"`` (LorentzNet) or ``None`` (EGNN). (default:
+            ``"batch"``)
+        use_psi (bool, optional): apply ψ to the edge invariants. (default: ``True``)
+        use_dot (bool, optional): use ⟨x_i, x_j⟩_J as an edge input; EGNN drops it (it is not
+            translation invariant). (default: ``True``)
+        attention (bool, optional): weight messages by φ_m. (default: ``True``)
+        aggr (str, optional): aggregation of the h messages, ``"sum"`` or ``"mean"``.
+            (default: ``"sum"``)
+        pos_aggr (str, optional): aggregation of the coordinate messages, ``"mean"`` or
+            ``"sum"``. (default: ``"mean"``)
+        clamp (float, optional): bound on each coordinate message component, ``None`` for none.
+            (default: ``100.0``)
+
+    Shapes:
+        - **input:** node features h :math:`(|\mathcal{V}|, F)`, positions x
+          :math:`(|\mathcal{V}|, n)`, edge indices :math:`(2, |\mathcal{E}|)` (messages flow
+          from ``edge_index[0]`` to ``edge_index[1]``), scalars s :math:`(|\mathcal{V}|, S)`
+        - **output:** node features :math:`(|\mathcal{V}|, F)`, positions
+          :math:`(|\mathcal{V}|, n)`
+    """
+
+    def __init__(
+        self,
+        metric: str | Tensor | MetricTensor = "minkowski",
+        channels: int = 72,
+        scalar_channels: int = 0,
+        *,
+        dim: int | None = None,
+        learnable_metric: bool = False,
+        c_weight: float = 5e-3,
+        update_pos: bool = True,
+        activation: str = "relu",
+        norm: str | None = "batch",
+        use_psi: bool = True,
+        use_dot: bool = True,
+        attention: bool = True,
+        aggr: str = "sum",
+        pos_aggr: str = "mean",
+        clamp: float | None = 100.0,
+    ):
+        if aggr not in AGGREGATIONS or pos_aggr not in AGGREGATIONS:
+            raise ValueError(f"aggr and pos_aggr must be one of {tuple(AGGREGATIONS)}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+        if norm not in ("batch", None):
+            raise ValueError(f"norm must be 'batch' or None, got {norm!r}")
+        if not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels must be a positive integer, got {channels!r}")
+        if not isinstance(scalar_channels, int) or scalar_channels < 0:
+            raise ValueError(
+                f"scalar_channels must be a non-negative integer, got {scalar_channels!r}"
+            )
+        super().__init__(aggr=AGGREGATIONS[aggr]())
+        self.metric = (
+            metric
+            if isinstance(metric, MetricTensor)
+            else MetricTensor(metric, dim=dim, learnable=learnable_metric)
+        )
+        self.channels = channels
+        self.scalar_channels = scalar_channels
+        self.c_weight = c_weight
+        self.update_pos = update_pos
+        self.activation = activation
+        self.norm = norm
+        self.use_psi = use_psi
+        self.use_dot = use_dot
+        self.attention = attention
+        self.clamp = clamp
+        self.pos_aggr_module = AGGREGATIONS[pos_aggr]()
+
+        C = channels
+        # ReLU in place is safe here: neither BatchNorm nor Linear keeps its output for backward.
+        act = (lambda: nn.ReLU(inplace=True)) if activation == "relu" else ACTIVATIONS[activation]
+        n_edge = 2 if use_dot else 1
+        batch_norm = norm == "batch"
+        self.phi_e = nn.Sequential(
+            nn.Linear(2 * C + n_edge, C, bias=not batch_norm),
+            nn.BatchNorm1d(C) if batch_norm else nn.Identity(),
+            act(),
+            nn.Linear(C, C),
+            act(),
+        )
+        self.phi_h = nn.Sequential(
+            nn.Linear(2 * C + scalar_channels, C),
+            nn.BatchNorm1d(C) if batch_norm else nn.Identity(),
+            act(),
+            nn.Linear(C, C),
+        )
+        self.phi_m = nn.Sequential(nn.Linear(C, 1), nn.Sigmoid()) if attention else None
+        self.phi_x = (
+            nn.Sequential(nn.Linear(C, C), act(), nn.Linear(C, 1, bias=False))
+            if update_pos
+            else None
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for module in (self.phi_e, self.phi_h, self.phi_m, self.phi_x):
+            for layer in module or ():
+                if hasattr(layer, "reset_parameters"):
+                    layer.reset_parameters()
+        if self.phi_x is not None:
+            nn.init.xavier_uniform_(self.phi_x[2].weight, gain=0.001)
+
+    def forward(
+        self, h: Tensor, pos: Tensor, edge_index: Tensor, scalars: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        self._check_inputs(h, pos, edge_index, scalars)
+        C = self.channels
+        W = self.phi_e[0].weight
+        # Split of the first linear layer of φ_e into per-node halves, gathered per edge later.
+        a = F.linear(h, W[:, :C], self.phi_e[0].bias)
+        b = F.linear(h, W[:, C : 2 * C])
+        J = self.metric().to(pos.dtype)
+        agg_m, agg_x = self.propagate(
+            edge_index, a=a, b=b, pos=pos, J=J, W_e=W[:, 2 * C :], size=None
+        )
+        if self.update_pos:
+            pos = pos + self.c_weight * agg_x
+        parts = [h, agg_m] if scalars is None or self.scalar_channels == 0 else [h, agg_m, scalars]
+        h = h + self.phi_h(torch.cat(parts, dim=-1))
+        return h, pos
+
+    def message(
+        self,
+        a: Tensor,
+        b: Tensor,
+        edge_index_i: Tensor,
+        edge_index_j: Tensor,
+        pos_i: Tensor,
+        pos_j: Tensor,
+        J: Tensor,
+        W_e: Tensor,
+    ) -> tuple[Tensor, Tensor | None]:
+        diff = pos_i - pos_j
+        norm = ((diff @ J) * diff).sum(-1, keepdim=True)
+        if self.use_dot:
+            dot = ((pos_i @ J) * pos_j).sum(-1, keepdim=True)
+            inv = torch.cat([norm, dot], dim=-1)
+        else:
+            inv = norm
+        if self.use_psi:
+            inv = psi(inv)
+        # φ_e's first layer W [h_i; h_j; e_ij] = W_i h_i + W_j h_j + W_e e_ij, with a = W_i h and
+        # b = W_j h computed per node; gathered here, so that the gathers die young.
+        z = a.index_select(0, edge_index_i)
+        z += b.index_select(0, edge_index_j)
+        z.addmm_(inv, W_e.T)
+        m = self.phi_e[4](self.phi_e[3](self.phi_e[2](self.phi_e[1](z))))
+        del z
+
+        msg_h = m * self.phi_m(m) if self.attention else m
+
+        msg_x = None
+        if self.update_pos:
+            msg_x = diff * self.phi_x(msg_h)
+            if self.clamp is not None:
+                msg_x = msg_x.clamp(-self.clamp, self.clamp)
+        return msg_h, msg_x
+
+    def aggregate(
+        self,
+        inputs: tuple[Tensor, Tensor | None],
+        index: Tensor,
+        ptr: Tensor | None = None,
+        dim_size: int | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        msg_h, msg_x = inputs
+        agg_m = self.aggr_module(msg_h, index, ptr=ptr, dim_size=dim_size, dim=self.node_dim)
+        agg_x = None
+        if msg_x is not None:
+            agg_x = self.pos_aggr_module(
+                msg_x, index, ptr=ptr, dim_size=dim_size, dim=self.node_dim
+            )
+        return agg_m, agg_x
+
+    def _check_inputs(
+        self, h: Tensor, pos: Tensor, edge_index: Tensor, scalars: Tensor | None
+    ) -> None:
+        if h.dim() != 2 or h.size(-1) != self.channels:
+            raise ValueError(
+                f"h must have shape (num_nodes, {self.channels}), got {tuple(h.shape)}"
+            )
+        n = self.metric.dim
+        if pos.dim() != 2 or pos.shape != (h.size(0), n):
+            raise ValueError(
+                f"pos must have shape (num_nodes, {n}) = ({h.size(0)}, {n}) for a {n}×{n} metric, "
+                f"got {tuple(pos.shape)}"
+            )
+        if edge_index.dim() != 2 or edge_index.size(0) != 2:
+            raise ValueError(
+                f"edge_index must have shape (2, num_edges), got {tuple(edge_index.shape)}"
+            )
+        if self.scalar_channels:
+            if scalars is None:
+                raise ValueError(
+                    f"this block re-feeds {self.scalar_channels} input scalars; pass scalars="
+                )
+            if scalars.shape != (h.size(0), self.scalar_channels):
+                raise ValueError(
+                    f"scalars must have shape ({h.size(0)}, {self.scalar_channels}), "
+                    f"got {tuple(scalars.shape)}"
+                )
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.extra_repr()})"
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.channels}, scalar_channels={self.scalar_channels}, dim={self.metric.dim}, "
+            f"c_weight={self.c_weight}, update_pos={self.update_pos}, "
+            f"activation={self.activation!r}, norm={self.norm!r}, use_psi={self.use_psi}, "
+            f"use_dot={self.use_dot}, attention={self.attention}, clamp={self.clamp}"
+        )
