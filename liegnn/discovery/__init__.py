@@ -1,0 +1,47 @@
+"""Symmetry discovery: LieGAN, its generator / discriminator / regularisers, and baselines.
+
+Example: ``LieGAN(2).fit(x).generators`` for samples x (N, 2) of a rotation-invariant density
+is (1, 2, 2), close to a multiple of [[0, −1], [1, 0]]. See docs/discovery.md.
+"""
+
+from . import actions, coefficients, masks
+from .actions import Action, as_action
+from .baselines import AugerinoPlus, SymmetryGAN
+from .coefficients import (
+    CoefficientDistribution,
+    GaussianMixture,
+    IntegerGrid,
+    Normal,
+    Uniform,
+)
+from .discriminators import DeepSetsDiscriminator, EmbeddingDiscriminator, MLPDiscriminator
+from .evaluation import select_best
+from .generator import LieGenerator
+from .lie_gan import LieGAN
+from .regularizers import channel_regularizer, identity_regularizer
+from .result import DiscoveryResult, load_generators
+
+__all__ = [
+    "Action",
+    "AugerinoPlus",
+    "CoefficientDistribution",
+    "DeepSetsDiscriminator",
+    "DiscoveryResult",
+    "EmbeddingDiscriminator",
+    "GaussianMixture",
+    "IntegerGrid",
+    "LieGAN",
+    "LieGenerator",
+    "MLPDiscriminator",
+    "Normal",
+    "SymmetryGAN",
+    "Uniform",
+    "actions",
+    "as_action",
+    "channel_regularizer",
+    "coefficients",
+    "identity_regularizer",
+    "load_generators",
+    "masks",
+    "select_best",
+]

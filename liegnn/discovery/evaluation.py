@@ -1,0 +1,58 @@
+"""Judging discovery runs: similarity to a known truth, and the best of several runs without it."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .result import DiscoveryResult
+
+__all__ = ["select_best", "truth_metrics"]
+
+
+def truth_metrics(generators: torch.Tensor, truth: torch.Tensor | None) -> dict:
+    """Similarity of found generators to a ground truth, for the history (empty without truth)."""
+    if truth is None:
+        return {}
+    from ..algebra.compare import channel_cosine, generator_mae, subspace_similarity
+
+    L = generators.detach().cpu().to(torch.promote_types(generators.dtype, truth.dtype))
+    T = truth.to(L.dtype)
+    match = L.shape[0] != T.shape[0] or L.shape[0] > 1
+    cos = channel_cosine(L, T, match=match)
+    out = {
+        "channel_cosine": float(cos.mean()),
+        "subspace_similarity": subspace_similarity(L, T, real=True),
+    }
+    if L.shape == T.shape:
+        out["mae"] = generator_mae(L, T)
+    return out
+
+
+def select_best(
+    results: list[DiscoveryResult], *, last: int = 3, trivial: float = 0.99, tol: float = 1e-3
+) -> DiscoveryResult:
+    """The best of several runs (e.g. seeds), judged by the GAN itself, without a ground truth.
+
+    Runs whose final identity regulariser exceeds ``trivial`` collapsed to g ≈ I and are dropped;
+    of the others, the one whose discriminator is most fooled (mean ``loss_d`` of the ``last``
+    epochs closest to ln 2) wins. Runs within ``tol`` of the winner's loss count as tied (for a
+    discrete group, every generator of the subgroup fools D equally) and the one with the
+    smallest generators wins: e.g. the rotation by 2π/7 rather than by 4π/7 for C₇.
+    """
+    if not results:
+        raise ValueError("select_best needs at least one result")
+    for r in results:
+        if not r.history.get("loss_d"):
+            raise ValueError("select_best needs results with a training history (loss_d)")
+
+    def mean_last(r, key):
+        v = r.history.get(key) or [0.0]
+        return sum(v[-last:]) / len(v[-last:])
+
+    useful = [r for r in results if mean_last(r, "identity_reg") < trivial] or list(results)
+    gap = {id(r): abs(math.log(2) - mean_last(r, "loss_d")) for r in useful}
+    best = min(gap.values())
+    tied = [r for r in useful if gap[id(r)] <= best + tol]
+    return min(tied, key=lambda r: float(torch.linalg.vector_norm(r.generators)))

@@ -1,0 +1,33 @@
+import math
+
+import torch
+
+from liegnn.algebra import so
+from liegnn.discovery import DiscoveryResult, select_best
+from liegnn.discovery.evaluation import truth_metrics
+
+
+def test_select_best_prefers_the_fooled_discriminator_and_smallest_generator():
+    def run(scale, loss_d, identity):
+        hist = {"loss_d": [loss_d] * 3, "identity_reg": [identity] * 3}
+        return DiscoveryResult(scale * so(2), history=hist)
+
+    collapsed = run(0.0 + 1e-6, math.log(2), 1.0)  # g = I fools D trivially
+    partial = run(0.45, 0.67, 0.6)  # D still sees the difference
+    exact, double = run(0.9, 0.6930, 0.33), run(1.8, 0.6931, 0.2)  # 2π/7 and 4π/7 both exact
+    assert select_best([collapsed, partial, double, exact]) is exact
+    assert select_best([collapsed, partial]) is partial
+
+
+def test_select_best_rejects_results_without_history():
+    import pytest
+
+    with pytest.raises(ValueError, match="history"):
+        select_best([DiscoveryResult(so(2))])
+
+
+def test_truth_metrics_match_channels_of_a_permuted_basis():
+    found = so(3)[[2, 0, 1]] * torch.tensor([2.0, -1.0, 0.5])[:, None, None]
+    m = truth_metrics(found, so(3))
+    assert abs(m["channel_cosine"] - 1.0) < 1e-6 and abs(m["subspace_similarity"] - 1.0) < 1e-6
+    assert truth_metrics(found, None) == {}
