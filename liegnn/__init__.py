@@ -1,6 +1,7 @@
 """liegnn: discover the symmetries of data (LieGAN) and use them in equivariant graph networks."""
 
-from . import algebra
+from . import algebra, discovery
+from .discovery import DiscoveryResult, LieGAN
 from .metric import (
     MetricSolution,
     NoInvariantMetricError,
@@ -8,13 +9,24 @@ from .metric import (
     metric_similarity,
     solve_metric,
 )
+from .nn.conv import LieGNNConv
 from .nn.emlp import EMLP
+from .nn.graphs import LorentzNetInputs, MoleculeGraph, complete_graph
+from .nn.liegnn import LieGNN
 from .nullspace import BasisInfo, SpectrumWarning, clear_cache, equivariant_basis
 from .reps import Group, Scalar, V
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DiscoveryResult",
+    "LieGAN",
+    "discovery",
+    "LieGNN",
+    "LieGNNConv",
+    "LorentzNetInputs",
+    "MoleculeGraph",
+    "complete_graph",
     "EMLP",
     "BasisInfo",
     "Group",

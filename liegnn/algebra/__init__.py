@@ -38,6 +38,7 @@ from .structure import (
 __all__ = [
     # known bases
     "affine",
+    "by_name",
     "direct_sum",
     "gl",
     "lorentz",
