@@ -20,14 +20,13 @@ without the ground truth is marked. Numbers are only honest on an otherwise idle
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 
 import torch
 
+from liegnn._atomic import atomic_write_json
 from liegnn.discovery import LieGAN, masks, select_best
 
 #: tuned settings per task; ``steps``: batches per epoch (the schedules below count epochs)
@@ -147,14 +146,6 @@ def run_task(task: str, seed: int, data, args) -> tuple[dict, object]:
         "epochs": rows,
     }
     return out, result
-
-
-def atomic_write_json(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def main(argv=None):

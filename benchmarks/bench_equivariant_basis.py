@@ -14,13 +14,13 @@ of torch threads: timings taken while other jobs share the CPU are inflated.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 
 import torch
 
+from liegnn._atomic import atomic_write_json
 from liegnn.algebra import lorentz, so
 from liegnn.nullspace import clear_cache, equivariant_basis
 from liegnn.reps import Scalar, V
@@ -106,11 +106,7 @@ def main() -> None:
                 + flag
             )
     result = {"machine": before, "load_average_after": machine()["load_average"], "cases": rows}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.out)
+    atomic_write_json(result, args.out)
     print(f"\nall dimensions as expected: {all(r['ok'] for r in rows)}; wrote {args.out}")
     print(f"machine: {before}")
 

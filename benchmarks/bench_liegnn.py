@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
 
+from liegnn._atomic import atomic_write_json
 from liegnn.nn.graphs import LorentzNetInputs
 from liegnn.nn.liegnn import LieGNN
 from liegnn.nn.psi import psi
@@ -520,11 +521,7 @@ def main(argv=None) -> None:
         same_function=check,
         rows=rows,
     )
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.out)
+    atomic_write_json(result, args.out)
     print(f"wrote {args.out}")
 
 

@@ -56,7 +56,7 @@ def cmd_metric(args: argparse.Namespace) -> int:
         summary[f"similarity_{ref}"] = cos
         print(f"|cosine| with {ref}: {cos:.6f}")
     if args.json:
-        from .datasets._cache import atomic_path
+        from ._atomic import atomic_path
 
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(summary, indent=2))
@@ -95,7 +95,7 @@ def cmd_basis(args: argparse.Namespace) -> int:
             f"smallest relative singular values " + " ".join(f"{v:.1e}" for v in small)
         )
     if args.save:
-        from .datasets._cache import atomic_path
+        from ._atomic import atomic_path
 
         with atomic_path(args.save) as tmp:
             torch.save({"basis": info.basis}, tmp)

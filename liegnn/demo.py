@@ -162,9 +162,11 @@ def run_demo(
 
     def predict(items: list) -> torch.Tensor:
         with torch.no_grad():
-            return torch.cat(
-                [model(b.to(device)).cpu() for b in DataLoader(items, batch_size=512)]
-            ) * std + mean
+            return (
+                torch.cat([model(b.to(device)).cpu() for b in DataLoader(items, batch_size=512)])
+                * std
+                + mean
+            )
 
     y_test = torch.cat([g.y for g in test])
     pred = predict(test)
@@ -189,7 +191,7 @@ def run_demo(
     }
     summary["seconds"] = time.perf_counter() - t0
 
-    from .datasets._cache import atomic_path
+    from ._atomic import atomic_path
 
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2))

@@ -8,13 +8,13 @@ Every file is written to a temporary name in the same folder and moved into plac
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from .._atomic import atomic_path
 
 
 def cache_dir(root: str | os.PathLike | None = None, *parts: str) -> Path:
@@ -25,22 +25,6 @@ def cache_dir(root: str | os.PathLike | None = None, *parts: str) -> Path:
     path = Path(root).expanduser().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success move it onto ``path``, else delete it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:

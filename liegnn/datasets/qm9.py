@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
+from .._atomic import atomic_path
 from .._optional import require
-from ._cache import atomic_path, cache_dir
+from ._cache import cache_dir
 
 HARTREE_TO_EV = 27.211386246
 TARGETS = [

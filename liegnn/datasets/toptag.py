@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
-from ._cache import atomic_path, cache_dir
+from .._atomic import atomic_path
+from ._cache import cache_dir
 from .toptag_files import MAX_CONSTITUENTS, Jets, count_jets, iter_jets
 
 _VERSION = 1

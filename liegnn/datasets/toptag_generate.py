@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .._atomic import atomic_path
 from .._optional import require
-from ._cache import atomic_path
 from .toptag_files import KEY, MAX_CONSTITUENTS, Jets, count_jets, read_jets, write_reference
 
 

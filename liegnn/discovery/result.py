@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from .._atomic import atomic_path
 from .._optional import require
 from .._validation import as_generators
 from ._io import atomic_torch_save, load_tensors
@@ -138,9 +139,8 @@ class DiscoveryResult:
                 for k, v in tensors.items()
             }
             meta["complex"] = complex_keys
-            tmp = path.with_name(path.name + ".tmp")
-            st.save_file(flat, str(tmp), metadata={"liegnn": json.dumps(meta)})
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                st.save_file(flat, str(tmp), metadata={"liegnn": json.dumps(meta)})
         else:
             atomic_torch_save({"tensors": tensors, "meta": json.dumps(meta)}, path)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets._cache import atomic_path
+from .._atomic import atomic_path
 
 FORMAT = "liegnn.training.checkpoint/1"
 
