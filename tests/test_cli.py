@@ -13,7 +13,7 @@ def test_help_lists_every_subcommand(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "metric"):
+    for command in ("demo", "metric", "basis", "train"):
         assert command in out
 
 
