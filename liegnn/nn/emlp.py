@@ -180,7 +180,12 @@ class QuadraticInvariants(nn.Module):
             if not factors:
                 continue
             T = TensorRep(factors)
-            forms = equivariant_basis(T * T, Scalar, group, threshold=threshold)
+            # float64 whatever the generators' dtype: symmetrising the antisymmetric forms must
+            # give exact zeros, or their float32 rounding survives the rank cut below as
+            # spurious, non-invariant "forms"
+            forms = equivariant_basis(
+                T * T, Scalar, group, threshold=threshold, dtype=torch.float64
+            )
             d = idx.shape[1]
             G = forms.T.reshape(-1, d, d)
             G = (G + G.transpose(-1, -2)) / 2  # only the symmetric part survives xᵀGx

@@ -166,3 +166,18 @@ def test_bad_input_is_rejected_with_a_named_problem():
         EMLP(V, V, L3, n_layers=-1)
     with pytest.raises(ValueError, match="hidden"):
         EMLP(V, V, L3, hidden=1)
+
+
+def test_emlp_with_float32_generators_is_equivariant_to_float32_rounding():
+    # the 2-body rotation acts on four 2-vectors: its invariant bilinear forms include
+    # antisymmetric (cross-product) ones, which must vanish exactly after symmetrisation
+    L = torch.zeros(1, 8, 8)
+    for k in range(4):
+        L[0, 2 * k + 1, 2 * k], L[0, 2 * k, 2 * k + 1] = 1.0, -1.0
+    torch.manual_seed(0)
+    model = EMLP(5 * V, 3 * V, L, hidden=32, n_layers=2)
+    x = torch.randn(16, 40)
+    g = torch.linalg.matrix_exp(0.7 * L[0])
+    out_of_turned = model(x @ torch.block_diag(*[g] * 5).T)
+    turned_out = model(x) @ torch.block_diag(*[g] * 3).T
+    assert (out_of_turned - turned_out).norm() / turned_out.norm() < 1e-5
