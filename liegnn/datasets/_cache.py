@@ -47,3 +47,21 @@ def cached_arrays(path: Path, make: Callable[[], dict[str, np.ndarray]]) -> dict
     arrays = make()
     atomic_save_npz(path, **arrays)
     return arrays
+
+
+def cached_in_memory(dataset, path: Path, build: Callable[[], tuple], force_reload: bool = False):
+    """Fill a PyG ``InMemoryDataset`` from the collated (data, slices) stored at ``path``, or
+    ``build()`` them, store them atomically and load them. An unreadable cache is rebuilt."""
+    if not force_reload and path.exists():
+        try:
+            dataset.load(str(path))
+            return
+        except Exception:  # a foreign or damaged cache file is rebuilt, never trusted
+            path.unlink(missing_ok=True)
+    import torch
+    from torch_geometric.data import Data
+
+    data, slices = build()
+    with atomic_path(path) as tmp:
+        torch.save((data.to_dict(), slices, Data), tmp)
+    dataset.load(str(path))

@@ -24,9 +24,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
-from .._atomic import atomic_path
 from .._optional import require
-from ._cache import cache_dir
+from ._cache import cache_dir, cached_in_memory
 
 HARTREE_TO_EV = 27.211386246
 TARGETS = [
@@ -278,22 +277,14 @@ class QM9(InMemoryDataset):
         stamp = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
         digest = hashlib.sha1(repr((stamp, features, _VERSION)).encode()).hexdigest()[:12]
         self.cache_path = cache_dir(root, "qm9") / f"qm9_{features}_{digest}.pt"
-        if force_reload or not self._try_load():
-            arrays = _read_pyg_root(folder) if is_pyg else read_qm9pack_csv(files)
-            data, slices = self._collate(arrays, features)
-            with atomic_path(self.cache_path) as tmp:
-                torch.save((data.to_dict(), slices, Data), tmp)
-            self.load(str(self.cache_path))
-
-    def _try_load(self) -> bool:
-        if not self.cache_path.exists():
-            return False
-        try:
-            self.load(str(self.cache_path))
-            return True
-        except Exception:  # a foreign or damaged cache file is rebuilt, never trusted
-            self.cache_path.unlink(missing_ok=True)
-            return False
+        cached_in_memory(
+            self,
+            self.cache_path,
+            lambda: self._collate(
+                _read_pyg_root(folder) if is_pyg else read_qm9pack_csv(files), features
+            ),
+            force_reload,
+        )
 
     @staticmethod
     def _collate(arrays: dict[str, np.ndarray], features: str):

@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
-from .._atomic import atomic_path
-from ._cache import cache_dir
+from ._cache import cache_dir, cached_in_memory
 from .toptag_files import MAX_CONSTITUENTS, Jets, count_jets, iter_jets
 
 _VERSION = 1
@@ -99,21 +98,12 @@ class TopTagging(InMemoryDataset):
         )
         digest = hashlib.sha1(key.encode()).hexdigest()[:12]
         self.cache_path = cache_dir(root, "toptag") / f"{self.path.stem}_{digest}.pt"
-        if force_reload or not self._try_load():
-            data, slices = _collate(self.path, n_jets, max_constituents, chunk_size)
-            with atomic_path(self.cache_path) as tmp:
-                torch.save((data.to_dict(), slices, Data), tmp)
-            self.load(str(self.cache_path))
-
-    def _try_load(self) -> bool:
-        if not self.cache_path.exists():
-            return False
-        try:
-            self.load(str(self.cache_path))
-            return True
-        except Exception:  # a foreign or damaged cache file is rebuilt, never trusted
-            self.cache_path.unlink(missing_ok=True)
-            return False
+        cached_in_memory(
+            self,
+            self.cache_path,
+            lambda: _collate(self.path, n_jets, max_constituents, chunk_size),
+            force_reload,
+        )
 
     @property
     def labels(self) -> torch.Tensor:
