@@ -20,6 +20,7 @@ from .generator import LieGenerator
 from .lie_gan import LieGAN
 from .regularizers import channel_regularizer, identity_regularizer
 from .result import DiscoveryResult, load_generators
+from .seeds import fit_seeds
 
 __all__ = [
     "Action",
@@ -40,6 +41,7 @@ __all__ = [
     "as_action",
     "channel_regularizer",
     "coefficients",
+    "fit_seeds",
     "identity_regularizer",
     "load_generators",
     "masks",

@@ -1,7 +1,7 @@
 """LieGAN: generative adversarial symmetry discovery (Yang et al., ICML 2023).
 
     min_Φ max_D  E_p[log D(x, y)] + E_{p, g}[log(1 − D(Φ(x, y)))]
-                 + λ |mean cos(x, ρ_X(g) x)| + η Σ_{i<j} |cos(L_i, L_j)|          (Eq. 2–4, 7–10)
+                 + λ |mean cos(x, ρ_X(g) x)| + η Σ_{i<j} |cos(L_i, L_j)| + μ ‖L‖_p  (Eq. 2–4, 7–10)
 
 with Φ(x, y) = (ρ_X(g) x, ρ_Y(g) y), g = exp(Σ_i w_i L_i), w ~ γ (Eq. 1, 6).
 """
@@ -36,7 +36,7 @@ from .discriminators import (
 )
 from .evaluation import truth_metrics
 from .generator import LieGenerator
-from .regularizers import channel_regularizer, identity_regularizer
+from .regularizers import channel_regularizer, identity_regularizer, sparsity_regularizer
 from .result import DiscoveryResult
 
 __all__ = ["LieGAN"]
@@ -69,15 +69,27 @@ class LieGAN:
             no longer biases the scale of the found generators (matters for discrete groups).
         channel_weight: η of the channel regulariser (Eq. 8).
         channel_similarity: "cosine" (paper's choice) or "killing".
+        sparsity_weight: μ of the sparsity regulariser ‖L‖_p (the paper's code; 0 by default).
+            A small μ with p = 1 holds the entries the data hardly constrain at zero instead of
+            letting Adam's normalised noise wander them (e.g. the z-row of the C₇ generator).
+        sparsity_norm: p of the sparsity regulariser (1: lasso, 2: the paper code's default).
+        sparsity_start: first epoch with the sparsity regulariser: from the start it can pull
+            small generators to zero before they grow into a symmetry; later it only refines.
         init: initial generators: "random" (N(0, init_scale²)), "zero" or a (c, n, n) tensor.
         init_scale: standard deviation of the random initialisation.
         learn_generators: ``False`` fixes L = ``init`` and learns γ only (subgroup discovery).
         lr_g, lr_d: Adam learning rates of generator and discriminator (paper: 1e-3, 2e-4).
-        betas: Adam betas of both optimisers (paper's code: (0.5, 0.999)).
+        betas: Adam betas of the generator's optimiser (paper's code: (0.5, 0.999)).
+        betas_d: Adam betas of the discriminator's optimiser (paper's code: PyTorch's default
+            (0.9, 0.999)).
         lr_decay: the generator's learning rate is lr_g · lr_decay^epoch (1: constant, as the
             paper); below 1 it settles the generators for a precise final estimate.
         batch_size: samples per step (paper: 64).
         d_steps: discriminator updates per generator update (1: alternate, as the paper).
+        ema: decay of an exponential moving average of the generator's parameters, updated
+            after every generator step (0: off, as the paper). The averaged generators are the
+            result (and what the history compares with a truth): the GAN's equilibrium
+            jitter averages out, e.g. ``ema=0.99`` averages over ~100 steps.
         expm: matrix-exponential method ("auto", "eig", "blocks", "dense").
         seed: seeds initialisation, sampling of g and shuffling: same seed, same result.
         device: "cpu", "cuda", …
@@ -104,22 +116,31 @@ class LieGAN:
         identity_decay: float = 1.0,
         channel_weight: float = 1.0,
         channel_similarity: str = "cosine",
+        sparsity_weight: float = 0.0,
+        sparsity_norm: float = 1.0,
+        sparsity_start: int = 0,
         init="random",
         init_scale: float = 0.1,
         learn_generators: bool = True,
         lr_g: float = 1e-3,
         lr_d: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
+        betas_d: tuple[float, float] = (0.9, 0.999),
         lr_decay: float = 1.0,
         batch_size: int = 64,
         d_steps: int = 1,
+        ema: float = 0.0,
         expm: str = "auto",
         seed: int = 0,
         device="cpu",
     ):
         if isinstance(n_channels, bool) or not isinstance(n_channels, int) or n_channels < 1:
             raise ValueError(f"n_channels must be an integer >= 1, got {n_channels!r}")
-        for name, v in (("identity_weight", identity_weight), ("channel_weight", channel_weight)):
+        for name, v in (
+            ("identity_weight", identity_weight),
+            ("channel_weight", channel_weight),
+            ("sparsity_weight", sparsity_weight),
+        ):
             if not v >= 0:
                 raise ValueError(f"{name} must be >= 0, got {v}")
         for name, v in (("lr_g", lr_g), ("lr_d", lr_d)):
@@ -153,7 +174,17 @@ class LieGAN:
         )
         self.identity_weight, self.channel_weight = float(identity_weight), float(channel_weight)
         self.channel_similarity = channel_similarity
-        self.lr_g, self.lr_d, self.betas = float(lr_g), float(lr_d), tuple(betas)
+        if not sparsity_norm > 0:
+            raise ValueError(f"sparsity_norm must be > 0, got {sparsity_norm}")
+        self.sparsity_weight, self.sparsity_norm = float(sparsity_weight), float(sparsity_norm)
+        if isinstance(sparsity_start, bool) or not isinstance(sparsity_start, int):
+            raise ValueError(f"sparsity_start must be an integer epoch, got {sparsity_start!r}")
+        self.sparsity_start = sparsity_start
+        self.lr_g, self.lr_d = float(lr_g), float(lr_d)
+        self.betas, self.betas_d = tuple(betas), tuple(betas_d)
+        if not 0 <= ema < 1:
+            raise ValueError(f"ema must lie in [0, 1), got {ema}")
+        self.ema = float(ema)
         if not 0 < identity_decay <= 1:
             raise ValueError(f"identity_decay must lie in (0, 1], got {identity_decay}")
         self.identity_decay = float(identity_decay)
@@ -250,15 +281,20 @@ class LieGAN:
             "identity_decay": self.identity_decay,
             "channel_weight": self.channel_weight,
             "channel_similarity": self.channel_similarity,
+            "sparsity_weight": self.sparsity_weight,
+            "sparsity_norm": self.sparsity_norm,
+            "sparsity_start": self.sparsity_start,
             "init": g["init"] if isinstance(g["init"], str) else "tensor",
             "init_scale": g["init_scale"],
             "learn_generators": g["learn_generators"],
             "lr_g": self.lr_g,
             "lr_d": self.lr_d,
             "betas": list(self.betas),
+            "betas_d": list(self.betas_d),
             "lr_decay": self.lr_decay,
             "batch_size": self.batch_size,
             "d_steps": self.d_steps,
+            "ema": self.ema,
             "seed": self.seed,
         }
 
@@ -334,12 +370,16 @@ class LieGAN:
             if any(True for _ in G.parameters())
             else None
         )
-        opt_d = torch.optim.Adam(D.parameters(), lr=self.lr_d, betas=self.betas)
+        opt_d = torch.optim.Adam(D.parameters(), lr=self.lr_d, betas=self.betas_d)
+        # the averaged generator (ema > 0) is a copy of G whose parameters trail G's
+        G_avg = self.generator_average = _Average(G, self.ema) if self.ema > 0 else None
         rng_sample = torch.Generator(device=self.device).manual_seed(self.seed + 2)
         rng_shuffle = torch.Generator().manual_seed(self.seed + 3)
         modules = {"generator": G, "discriminator": D, "opt_d": opt_d}
         if opt_g is not None:
             modules["opt_g"] = opt_g
+        if G_avg is not None:
+            modules["generator_average"] = G_avg
         rngs = {"sample": rng_sample, "shuffle": rng_shuffle}
         config = self.config()
         fingerprint = data.fingerprint()
@@ -361,6 +401,7 @@ class LieGAN:
                     for group in opt_g.param_groups:
                         group["lr"] = self.lr_g * self.lr_decay**epoch
                 self._identity_weight = self.identity_weight * self.identity_decay**epoch
+                self._sparsity_weight = self.sparsity_weight * (epoch >= self.sparsity_start)
                 if hasattr(G.coefficients, "set_epoch"):  # SymmetryGAN has no γ
                     G.coefficients.set_epoch(epoch)
                 batches = batch_indices(
@@ -377,7 +418,10 @@ class LieGAN:
                         rng_sample,
                         history,
                     )
-                row = history.end_epoch(time=clock(), **truth_metrics(G.generators, truth))
+                    if update_g and G_avg is not None:
+                        G_avg.update(G)
+                found = G.generators if G_avg is None else G_avg.model.generators
+                row = history.end_epoch(time=clock(), **truth_metrics(found, truth))
                 ckpt.save(
                     epoch=epoch + 1,
                     modules=modules,
@@ -394,11 +438,12 @@ class LieGAN:
                     break
         finally:
             bar.close()
+        final = G if G_avg is None else G_avg.model
         self.result = DiscoveryResult(
-            generators=G.generators.detach(),
+            generators=final.generators.detach(),
             history=history.data,
             config=config,
-            coefficients={k: v.detach().cpu() for k, v in G.coefficients.state_dict().items()},
+            coefficients={k: v.detach().cpu() for k, v in final.coefficients.state_dict().items()},
         )
         return self.result
 
@@ -443,6 +488,10 @@ class LieGAN:
         if G.n_channels > 1 and self.channel_weight > 0:
             reg_ch = channel_regularizer(G.generators, self.channel_similarity)
             loss = loss + self.channel_weight * reg_ch
+        if self._sparsity_weight > 0:
+            loss = loss + self._sparsity_weight * sparsity_regularizer(
+                G.generators, self.sparsity_norm
+            )
         if loss.requires_grad:
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
@@ -450,3 +499,21 @@ class LieGAN:
         for p in D.parameters():
             p.requires_grad_(True)
         history.step(loss_g=loss_adv, identity_reg=reg_id, channel_reg=reg_ch)
+
+
+class _Average(nn.Module):
+    """An exponential moving average of a module's parameters: p̄ ← β p̄ + (1 − β) p."""
+
+    def __init__(self, module: nn.Module, decay: float):
+        super().__init__()
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(module)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        for avg, p in zip(self.model.parameters(), module.parameters(), strict=True):
+            avg.lerp_(p.detach(), 1 - self.decay)

@@ -4,6 +4,8 @@
 - Channel (Eq. 8): l_ch = Σ_{i<j} |sim(L_i, L_j)|, which stops channels from learning the same
   generator; sim is the Frobenius cosine (the paper's choice) or the normalised Killing form of
   gl(n), B(X, Y) = 2n tr(XY) − 2 tr X tr Y.
+- Sparsity (the paper's code, weight μ): l_sp = ‖L‖_p over all entries of all channels; with
+  p = 1 it pins the entries the data barely constrain at zero.
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ import torch
 
 from ..algebra.structure import killing_cosine
 
-__all__ = ["channel_regularizer", "channel_similarity", "identity_regularizer"]
+__all__ = [
+    "channel_regularizer",
+    "channel_similarity",
+    "identity_regularizer",
+    "sparsity_regularizer",
+]
 
 
 def _real_rows(t: torch.Tensor) -> torch.Tensor:
@@ -62,3 +69,10 @@ def channel_regularizer(generators: torch.Tensor, similarity: str = "cosine") ->
     """Σ_{i<j} |sim(L_i, L_j)| (Eq. 8); zero for a single channel. Returns a scalar."""
     S = channel_similarity(generators, similarity)
     return torch.triu(S, diagonal=1).sum()
+
+
+def sparsity_regularizer(generators: torch.Tensor, p: float = 1.0) -> torch.Tensor:
+    """‖L‖_p = (Σ_{i,j,k} |L_ijk|^p)^{1/p} over every entry of the (c, n, n) generators."""
+    if not p > 0:
+        raise ValueError(f"the sparsity norm p must be > 0, got {p}")
+    return torch.linalg.vector_norm(generators.flatten(), ord=p)

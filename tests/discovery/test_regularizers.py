@@ -79,3 +79,16 @@ def test_channel_regularizer_gradient_separates_two_close_channels():
 def test_unknown_similarity_is_rejected():
     with pytest.raises(ValueError, match="similarity"):
         channel_regularizer(so(3), "trace")
+
+
+def test_sparsity_regularizer_is_the_entrywise_p_norm():
+    from liegnn.discovery.regularizers import sparsity_regularizer
+
+    L = torch.tensor([[[1.0, -2.0], [0.0, 3.0]], [[0.5, 0.0], [0.0, -0.5]]])
+    assert torch.isclose(sparsity_regularizer(L, 1), torch.tensor(7.0))
+    assert torch.isclose(sparsity_regularizer(L, 2), torch.tensor(14.5).sqrt())
+    L.requires_grad_(True)
+    sparsity_regularizer(L, 1).backward()
+    assert torch.equal(L.grad, torch.sign(L.detach()))  # lasso: constant pull towards zero
+    with pytest.raises(ValueError, match="p must be > 0"):
+        sparsity_regularizer(L, 0)
