@@ -118,6 +118,7 @@ class DiscoveryResult:
                 ax.set_title(f"{prefix}{name}", fontsize=9)
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
         if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(path, dpi=100, bbox_inches="tight")
         return fig
 

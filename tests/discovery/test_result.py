@@ -91,8 +91,8 @@ def test_load_rejects_a_file_that_is_not_a_result(tmp_path):
 
 def test_plot_writes_heatmaps_one_axis_per_channel(tmp_path):
     pytest.importorskip("matplotlib")
-    fig = DiscoveryResult(so(3)).plot(tmp_path / "so3.png")
-    assert (tmp_path / "so3.png").stat().st_size > 1000
+    fig = DiscoveryResult(so(3)).plot(tmp_path / "new" / "so3.png")  # folders are made
+    assert (tmp_path / "new" / "so3.png").stat().st_size > 1000
     assert len([ax for ax in fig.axes if ax.images]) == 3
     fig_c = DiscoveryResult(su2()).plot()
     assert len([ax for ax in fig_c.axes if ax.images]) == 6  # Re and Im rows
