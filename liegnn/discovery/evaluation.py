@@ -19,6 +19,11 @@ def truth_metrics(generators: torch.Tensor, truth: torch.Tensor | None) -> dict:
 
     L = generators.detach().cpu().to(torch.promote_types(generators.dtype, truth.dtype))
     T = truth.to(L.dtype)
+    if not L.any():  # g = I (e.g. init="zero"): the empty span shares nothing with the truth
+        out = {"channel_cosine": 0.0, "subspace_similarity": 0.0}
+        if L.shape == T.shape:
+            out["mae"] = generator_mae(L, T)
+        return out
     match = L.shape[0] != T.shape[0] or L.shape[0] > 1
     cos = channel_cosine(L, T, match=match)
     out = {

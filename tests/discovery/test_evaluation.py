@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from liegnn.algebra import so
@@ -31,3 +32,9 @@ def test_truth_metrics_match_channels_of_a_permuted_basis():
     m = truth_metrics(found, so(3))
     assert abs(m["channel_cosine"] - 1.0) < 1e-6 and abs(m["subspace_similarity"] - 1.0) < 1e-6
     assert truth_metrics(found, None) == {}
+
+
+def test_all_zero_generators_score_zero_similarity_instead_of_failing():
+    m = truth_metrics(torch.zeros(1, 2, 2), so(2))
+    assert m["channel_cosine"] == 0.0 and m["subspace_similarity"] == 0.0
+    assert m["mae"] == pytest.approx(0.5)  # |±1| in two of four entries
