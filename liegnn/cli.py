@@ -158,6 +158,114 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_generators(L: torch.Tensor, label: str) -> None:
+    for i, M in enumerate(L):
+        if M.is_complex():
+            print(f"{label}[{i}] = (real part, imaginary part)")
+            _print_matrix(M.real)
+            print("  --")
+            _print_matrix(M.imag)
+        else:
+            print(f"{label}[{i}] =")
+            _print_matrix(M)
+
+
+def _as_tensor(v) -> torch.Tensor:
+    if isinstance(v, dict):  # complex, written as Re and Im
+        return torch.complex(torch.tensor(v["real"]), torch.tensor(v["imag"]))
+    return torch.tensor(v)
+
+
+def _rounded(v, digits: int = 4):
+    """Floats rounded to ``digits`` significant digits, for printing a JSON check."""
+    if isinstance(v, float):
+        return float(f"{v:.{digits}g}")
+    if isinstance(v, dict):
+        return {k: _rounded(x, digits) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_rounded(x, digits) for x in v]
+    return v
+
+
+def _parse_setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise SystemExit(f"liegnn discover: --set needs KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from .discovery.tasks import run_task
+
+    overrides = dict(_parse_setting(t) for t in args.set)
+    named = {
+        "n_channels": args.channels,
+        "coefficients": args.coefficients,
+        "identity_weight": args.identity_weight,
+        "channel_weight": args.channel_weight,
+        "lr_g": args.lr_g,
+        "lr_d": args.lr_d,
+        "batch_size": args.batch_size,
+        "hidden": args.hidden,
+    }
+    overrides.update({k: v for k, v in named.items() if v is not None})
+    if args.u is not None:
+        options = dict(overrides.get("coefficient_options") or {})
+        options["u"] = int(args.u) if float(args.u).is_integer() else args.u
+        overrides["coefficient_options"] = options
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    out = args.out or f"results/discover/{Path(args.task).stem if '.' in args.task else args.task}"
+    try:
+        summary = run_task(
+            args.task,
+            out=out,
+            seed=args.seed,
+            seeds=args.seeds,
+            epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            quick=args.quick,
+            device=args.device,
+            progress=not args.no_progress,
+            recipe=overrides,
+            resume=not args.no_resume,
+            file_options={"rep_x": args.rep_x, "rep_y": args.rep_y},
+            workers=args.workers,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"liegnn discover: {err}") from None
+    print(f"{summary['task']}: {summary['description']}")
+    runs = summary["runs"]
+    if len(runs) > 1:
+        print(f"seeds {summary['seeds']}, chosen by select_best: {summary['chosen_seed']}")
+    else:
+        print(f"seed {summary['chosen_seed']}")
+    _print_generators(_as_tensor(summary["generators"]), "L")
+    if summary["canonical"] is None:
+        print("all generators are zero: nothing was found")
+    else:
+        print("canonical basis of the span (reduced row echelon form):")
+        _print_generators(_as_tensor(summary["canonical"]), "C")
+    truth = summary["truth"]
+    if truth is not None:
+        line = (
+            f"similarity to the truth: subspace {truth['subspace_similarity']:.4f}, "
+            f"mean channel cosine {truth['mean_channel_cosine']:.4f}"
+        )
+        if "mae" in truth:
+            line += f", MAE {truth['mae']:.4f}"
+        print(line)
+    if summary["check"] is not None:
+        print("check:", json.dumps(_rounded(summary["check"]), default=str))
+    train = sum(r["train_time_s"] for r in runs)
+    print(f"wall time {summary['wall_time_s']:.1f} s ({train:.1f} s training, {len(runs)} run(s))")
+    print(f"wrote {out}/basis.pt, {out}/generators.png, {out}/summary.json")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -189,6 +297,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="a smaller run for smoke tests")
     p.set_defaults(func=cmd_demo)
+
+    from .discovery.tasks import task_summaries
+
+    tasks = "\n".join(f"  {k:<20} {v}" for k, v in task_summaries().items())
+    p = sub.add_parser(
+        "discover",
+        help="discover the symmetry of a named task or of your data file (LieGAN)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run LieGAN on a task with its tuned recipe (several seeds, the best chosen "
+        "without the truth) and write basis.pt, generators.png and summary.json to --out. An "
+        "interrupted run resumes from --out/checkpoints.\n\ntasks:\n" + tasks + "\n\nor a "
+        ".npz / .pt file with arrays x (N, n) or (N, T, n), optional y, truth (c, n, n), "
+        "point_mask, features.",
+    )
+    p.add_argument("task", help="a task name (see above) or a .npz / .pt data file")
+    p.add_argument("--out", help="output folder (default: results/discover/<task>)")
+    p.add_argument("--seed", type=int, default=0, help="first seed; also the data seed")
+    p.add_argument("--seeds", type=int, help="number of runs to choose from (default: the task's)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the task's)")
+    p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: the task's)")
+    p.add_argument("--quick", action="store_true", help="the task's small version (smoke tests)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument(
+        "--workers", type=int, default=1, help="seeds trained at once in worker processes"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-resume", action="store_true", help="ignore checkpoints in --out")
+    g = p.add_argument_group("recipe overrides (any task)")
+    g.add_argument("--channels", type=int, help="number of generators c")
+    g.add_argument(
+        "--coefficients", choices=["normal", "uniform", "integer", "gmm"], help="distribution γ"
+    )
+    g.add_argument(
+        "--u",
+        type=float,
+        help="range u of the uniform or integer-grid γ (replaces the recipe's coefficient options)",
+    )
+    g.add_argument("--identity-weight", type=float, help="λ of the identity regulariser")
+    g.add_argument("--channel-weight", type=float, help="η of the channel regulariser")
+    g.add_argument("--lr-g", type=float, help="generator learning rate")
+    g.add_argument("--lr-d", type=float, help="discriminator learning rate")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--hidden", type=int, help="discriminator width")
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any LieGAN setting, VALUE as JSON (e.g. lr_decay=0.95, "
+        "coefficient_options='{\"u\": 3}'); repeatable",
+    )
+    g = p.add_argument_group("data files")
+    g.add_argument(
+        "--rep-x", default="standard", choices=["standard", "affine", "image"], help="action on x"
+    )
+    g.add_argument("--rep-y", default="trivial", choices=["trivial", "standard"], help="on y")
+    p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser(
         "metric",

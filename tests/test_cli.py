@@ -13,7 +13,7 @@ def test_help_lists_every_subcommand(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "metric", "basis", "train"):
+    for command in ("demo", "discover", "metric", "basis", "train"):
         assert command in out
 
 
@@ -83,3 +83,62 @@ def test_train_nbody_writes_metrics_and_resumes(tmp_path, capsys):
     # a second call finds the finished run and gives the same test metrics
     assert main(args) == 0
     assert json.loads((out / "metrics.json").read_text())["test"] == metrics["test"]
+
+
+def test_discover_help_lists_every_task(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["discover", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for task in ("nbody", "nbody3", "discrete-rotation", "partial-permutation", "su2", "digits"):
+        assert task in out
+    assert "toptag" in out and "qm9" in out
+    assert "the rotation by 2π/7 about z" in out
+
+
+def test_discover_quick_c7_writes_the_three_files(tmp_path, capsys):
+    out = tmp_path / "c7"
+    args = ["discover", "discrete-rotation", "--quick", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    assert {"basis.pt", "generators.png", "summary.json"} <= {p.name for p in out.iterdir()}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task"] == "discrete-rotation" and summary["quick"]
+    printed = capsys.readouterr().out
+    assert "L[0] =" in printed and "similarity to the truth" in printed
+    assert f"MAE {summary['truth']['mae']:.4f}" in printed
+
+
+def test_discover_overrides_reach_the_recipe(tmp_path):
+    out = tmp_path / "o"
+    args = ["discover", "partial-permutation", "--quick", "--out", str(out), "--no-progress"]
+    args += ["--channels", "2", "--coefficients", "integer", "--u", "2", "--lr-g", "0.02"]
+    args += ["--set", "lr_decay=0.5", "--set", "hidden=16", "--epochs", "1"]
+    assert main(args) == 0
+    recipe = json.loads((out / "summary.json").read_text())["recipe"]
+    assert recipe["n_channels"] == 2 and recipe["lr_g"] == 0.02
+    assert recipe["lr_decay"] == 0.5 and recipe["hidden"] == 16
+    assert recipe["coefficient_options"] == {"u": 2}
+
+
+def test_discover_user_file_and_train_reads_the_saved_basis(tmp_path):
+    from liegnn.training.symmetry import load_basis, parse_symmetry
+
+    x = torch.randn(300, 3, generator=torch.Generator().manual_seed(0))
+    np.savez(tmp_path / "iso.npz", x=x.numpy())
+    out = tmp_path / "iso"
+    args = ["discover", str(tmp_path / "iso.npz"), "--out", str(out), "--no-progress"]
+    assert main(args + ["--epochs", "1", "--steps-per-epoch", "2", "--channels", "3"]) == 0
+    basis = load_basis(parse_symmetry(f"discovered:{out / 'basis.pt'}"))
+    assert basis.shape == (3, 3, 3) and basis.dtype == torch.float64
+
+
+def test_discover_rejects_bad_input_with_a_message(tmp_path):
+    with pytest.raises(SystemExit, match="unknown discovery task 'nope'"):
+        main(["discover", "nope", "--out", str(tmp_path)])
+    np.savez(tmp_path / "bad.npz", y=np.zeros(3))
+    with pytest.raises(SystemExit, match="no array 'x'"):
+        main(["discover", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="--set needs KEY=VALUE"):
+        main(["discover", "su2", "--set", "lr_g"])
+    with pytest.raises(SystemExit, match="unknown LieGAN setting"):
+        main(["discover", "su2", "--quick", "--set", "lr_x=1", "--out", str(tmp_path / "p")])
