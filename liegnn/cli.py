@@ -134,7 +134,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             "max_constituents": args.max_constituents,
             "augment_scale": args.augment_scale,
         },
-        "qm9": {"target": args.target, "source": args.source, "subset": args.subset},
+        "qm9": {
+            "target": args.target,
+            "source": args.source,
+            "subset": args.subset,
+            "model": args.model,
+            "affine": args.affine or None,
+        },
         "nbody": {
             "model": args.model,
             "n_trajectories": args.n_trajectories,
@@ -432,8 +438,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--target", help="property name (default: homo)")
     g.add_argument("--source", help="qm9pack or a torch_geometric QM9 root")
     g.add_argument("--subset", type=int, help="use this many molecules")
+    g.add_argument(
+        "--affine", action="store_true", help="augment by se(3) on affine coordinates (--augment)"
+    )
     g = p.add_argument_group("nbody")
-    g.add_argument("--model", choices=["auto", "emlp", "mlp"])
+    g.add_argument(
+        "--model",
+        choices=["auto", "emlp", "mlp", "e3nn", "mpnn"],
+        help="nbody: emlp or mlp; qm9: e3nn (E(3) gate network) or mpnn (non-equivariant)",
+    )
     g.add_argument("--n-trajectories", type=int)
     g.add_argument("--threshold", help="EMLP's cut: 'auto' or a float")
     p.set_defaults(func=cmd_train)

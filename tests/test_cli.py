@@ -142,3 +142,19 @@ def test_discover_rejects_bad_input_with_a_message(tmp_path):
         main(["discover", "su2", "--set", "lr_g"])
     with pytest.raises(SystemExit, match="unknown LieGAN setting"):
         main(["discover", "su2", "--quick", "--set", "lr_x=1", "--out", str(tmp_path / "p")])
+
+
+def test_train_passes_the_qm9_model_and_affine_options(monkeypatch):
+    import liegnn.training.experiments as experiments
+
+    seen = {}
+
+    def fake_run(task, symmetry, **kwargs):
+        seen.update(task=task, symmetry=symmetry, **kwargs)
+        return {"model": "E3nnGateNetwork", "symmetry": symmetry, "test": {"mae": 0.0}}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    assert main(["train", "qm9", "--model", "e3nn", "--no-progress"]) == 0
+    assert seen["model"] == "e3nn" and "affine" not in seen
+    main(["train", "qm9", "--symmetry", "euclidean", "--augment", "--affine", "--no-progress"])
+    assert seen["affine"] is True and seen["augment"] is True

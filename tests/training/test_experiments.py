@@ -173,6 +173,74 @@ def test_tiny_qm9_run_reports_mae_in_ev_and_mev(tmp_path, symmetry, augment):
 
 
 @pytest.mark.parametrize(
+    ("kwargs", "model"),
+    [
+        (dict(symmetry="euclidean", model="e3nn"), "e3nn gate network"),
+        (dict(symmetry="euclidean", augment=True, affine=True), "DeepSets + augmentation"),
+        (dict(symmetry="none", model="mpnn"), "VectorMPNN"),
+    ],
+)
+def test_qm9_e3nn_model_and_se3_augmentation_train(tmp_path, kwargs, model):
+    result = train_qm9(
+        target="homo",
+        source=_qm9_folder(tmp_path / "csv"),
+        subset=20,
+        out=tmp_path / "q",
+        root=tmp_path / "cache",
+        **kwargs,
+        **TINY,
+    )
+    assert result["model"] == model and np.isfinite(result["test"]["mae_meV"])
+    if kwargs.get("affine"):
+        assert torch.equal(torch.tensor(result["augmentation_generators"]), bases.se(3))
+
+
+def test_recentred_model_ignores_the_translations_of_affine_augmentation():
+    from torch_geometric.data import Batch, Data
+
+    from liegnn.training.augmentation import SymmetryAugmentation
+    from liegnn.training.baselines import DeepSets
+    from liegnn.training.experiments.qm9 import Recentre
+
+    torch.manual_seed(0)
+    f = DeepSets(2, 3, 8, 2, 1)
+    data = [Data(x=torch.randn(n, 2), pos=torch.randn(n, 3)) for n in (3, 5)]
+    for d in data:
+        d.pos = d.pos - d.pos.mean(0)  # centred, as MoleculeGraph gives them
+    batch = Batch.from_data_list(data)
+    plain = f(batch)
+    moved = SymmetryAugmentation(Recentre(f), bases.translations(3), affine=True).train()
+    assert torch.allclose(moved(batch), plain, atol=1e-5)
+    without = SymmetryAugmentation(f, bases.translations(3), affine=True).train()
+    assert not torch.allclose(without(batch), plain, atol=1e-3)  # translations reach f
+
+
+def test_vector_mpnn_is_translation_but_not_rotation_invariant():
+    from torch_geometric.data import Batch, Data
+
+    from liegnn.nn.graphs import complete_graph
+    from liegnn.training.experiments.qm9 import VectorMPNN
+
+    torch.manual_seed(0)
+    f = VectorMPNN(2, 8, 2).double()
+    data = [
+        Data(
+            x=torch.randn(n, 2).double(),
+            pos=torch.randn(n, 3).double(),
+            edge_index=complete_graph([n]),
+        )
+        for n in (3, 5)
+    ]
+    batch = Batch.from_data_list(data)
+    y = f(batch)
+    moved, turned = batch.clone(), batch.clone()
+    moved.pos = batch.pos + torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    turned.pos = batch.pos @ torch.linalg.matrix_exp(bases.so(3, dtype=torch.float64)[0]).T
+    assert torch.allclose(f(moved), y, atol=1e-10)
+    assert not torch.allclose(f(turned), y, atol=1e-4)
+
+
+@pytest.mark.parametrize(
     ("call", "match"),
     [
         (lambda: run("mnist"), "task"),
@@ -181,6 +249,11 @@ def test_tiny_qm9_run_reports_mae_in_ev_and_mev(tmp_path, symmetry, augment):
         (lambda: train_nbody("none", augment=True), "symmetry"),
         (lambda: train_toptag("none", augment=True, data="x.h5"), "augment"),
         (lambda: train_qm9("euclidean", target="energy"), "target"),
+        (lambda: train_qm9("euclidean", model="schnet"), "model"),
+        (lambda: train_qm9("euclidean", model="e3nn", augment=True), "e3nn"),
+        (lambda: train_qm9("none", affine=True), "affine"),
+        (lambda: train_qm9("euclidean", model="mpnn"), "mpnn"),
+        (lambda: train_qm9("none", augment_options=dict(scale=1.0)), "augment"),
     ],
 )
 def test_bad_experiment_arguments_raise(call, match):

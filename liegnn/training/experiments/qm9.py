@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -9,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.transforms import BaseTransform, Compose
 
+from ...algebra import bases
 from .. import distributed as ddp
 from ..augmentation import SymmetryAugmentation
 from ..baselines import DeepSets
@@ -39,6 +41,73 @@ class TargetScale(nn.Module):
         return self.model(data) * self.std + self.mean
 
 
+class Recentre(nn.Module):
+    """f(x − mean(x)) per molecule: augmentation acts on the raw positions and the model's input
+    pipeline (:class:`~liegnn.nn.graphs.MoleculeGraph`) centres them afterwards, so the
+    translation part of an affine g is removed, centre(R x + t) = R centre(x)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, data) -> Tensor:
+        from torch_geometric.nn import global_mean_pool
+
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = torch.zeros(data.pos.shape[0], dtype=torch.long, device=data.pos.device)
+        data = copy.copy(data)
+        data.pos = data.pos - global_mean_pool(data.pos, batch)[batch]
+        return self.model(data)
+
+
+class VectorMPNN(nn.Module):
+    r"""A message-passing network that reads the raw relative positions: translation and
+    permutation invariant, not rotation invariant (EGNN's layer fed r_ij = x_i − x_j itself
+    instead of ‖r_ij‖², with fixed positions):
+
+    .. math::
+        m_{ij} = \phi_e\big(h_i, h_j, r_{ij}, \|r_{ij}\|\big), \qquad
+        h_i \leftarrow h_i + \phi_h\Big(h_i, \tfrac{1}{10}\sum_{j} m_{ij}\Big),
+
+    with a sum readout. The "no symmetry" model that rotation augmentation can teach.
+    Shapes: a PyG batch with ``x`` (|V|, S), ``pos`` (|V|, 3), ``edge_index``, ``batch`` →
+    (num_graphs, out_dim).
+    """
+
+    def __init__(self, in_scalars: int, hidden: int = 64, n_layers: int = 4, out_dim: int = 1):
+        super().__init__()
+        act = nn.SiLU
+        self.embed = nn.Linear(in_scalars, hidden)
+        self.edge = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(2 * hidden + 4, hidden), act(), nn.Linear(hidden, hidden), act()
+            )
+            for _ in range(n_layers)
+        )
+        self.node = nn.ModuleList(
+            nn.Sequential(nn.Linear(2 * hidden, hidden), act(), nn.Linear(hidden, hidden))
+            for _ in range(n_layers)
+        )
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), act(), nn.Linear(hidden, out_dim))
+
+    def forward(self, data) -> Tensor:
+        from torch_geometric.nn import global_add_pool
+
+        src, dst = data.edge_index
+        r = data.pos[dst] - data.pos[src]
+        e = torch.cat([r, r.norm(dim=1, keepdim=True)], dim=1)
+        h = self.embed(data.x)
+        for edge, node in zip(self.edge, self.node, strict=True):
+            m = edge(torch.cat([h[dst], h[src], e], dim=1))
+            agg = torch.zeros_like(h).index_add_(0, dst, m) / 10.0
+            h = h + node(torch.cat([h, agg], dim=1))
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = torch.zeros(h.shape[0], dtype=torch.long, device=h.device)
+        return global_add_pool(self.head(h), batch, size=getattr(data, "num_graphs", None))
+
+
 class SelectTarget(BaseTransform):
     """Keep column ``index`` of a molecule's ``y`` (1, 19): y becomes (1, 1)."""
 
@@ -57,6 +126,9 @@ def train_qm9(
     source: str | os.PathLike | None = None,
     preset: str = "cpu",
     augment: bool = False,
+    model: str = "auto",
+    affine: bool = False,
+    augment_options: dict | None = None,
     out: str | os.PathLike | None = None,
     seed: int = 0,
     data_seed: int = 0,
@@ -75,7 +147,17 @@ def train_qm9(
     - ``none``: :class:`DeepSets` on the centred coordinates (no rotation symmetry).
 
     ``augment=True`` (Table 5 of the paper): the ``none`` model trained with Eq. 11 augmentation
-    by so(3) (``euclidean``) or the discovered basis (affine when 4 × 4).
+    by so(3) (``euclidean``; se(3) on affine coordinates with ``affine=True``) or the discovered
+    basis (affine when 4 × 4). Affine group elements act on the positions before the model
+    centres them (:class:`Recentre`), as on raw molecules. ``augment_options``: keyword
+    arguments of :class:`SymmetryAugmentation` (``distribution``, ``scale``, ``normalize``), e.g.
+    ``dict(distribution="normal", scale=1.0, normalize=False)`` to draw g from LieGAN's own
+    distribution exp(Σ w_i L_i), w ~ N(0, 1), at the found scale.
+    ``model="mpnn"`` (with ``none`` or ``augment``): :class:`VectorMPNN`, message passing on
+    the raw relative positions, instead of Deep Sets as the non-equivariant model.
+    ``model="e3nn"`` (with ``euclidean``): the E(3)-invariant :class:`~liegnn.nn.e3nn_gate.
+    E3nnGateNetwork` (``hidden`` scalar and ``hidden // 4`` vector channels, ``n_layers`` gate
+    convolutions) instead of LieGNN.
     ``overrides``: ``subset`` (training molecules), ``epochs``, ``hidden``, ...; ``seed`` seeds
     the weights and training, ``data_seed`` the split.
     """
@@ -88,6 +170,16 @@ def train_qm9(
     sym = parse_symmetry(symmetry)
     if sym.kind == "minkowski":
         raise ValueError("QM9 molecules live in Euclidean space: use none, euclidean or discovered")
+    if model not in ("auto", "e3nn", "mpnn"):
+        raise ValueError(f"model must be 'auto', 'e3nn' or 'mpnn', got {model!r}")
+    if model == "mpnn" and not (sym.kind == "none" or augment):
+        raise ValueError("model='mpnn' is the non-equivariant model: use none or augment=True")
+    if model == "e3nn" and (sym.kind != "euclidean" or augment):
+        raise ValueError("model='e3nn' is E(3)-equivariant: use it with euclidean, no augment")
+    if augment_options and not augment:
+        raise ValueError("augment_options need augment=True")
+    if affine and not (augment and sym.kind == "euclidean"):
+        raise ValueError("affine=True (se(3) augmentation) needs symmetry euclidean, augment")
     ddp.init_distributed("cuda" if device == "cuda" else "cpu")
     s = settings("qm9", preset, overrides)
     graph = MoleculeGraph(charge_power=s["charge_power"])
@@ -101,19 +193,37 @@ def train_qm9(
     y = train._data.y[torch.as_tensor(train.indices()), select.index]  # no transform per molecule
     seed_everything(seed)
     S = graph.num_scalars
-    baseline = lambda: DeepSets(S, 3, s["hidden"], s["n_layers"], 1, readout="sum")
+    if model == "mpnn":
+        baseline = lambda: VectorMPNN(S, s["hidden"], s["n_layers"], 1)
+    else:
+        baseline = lambda: DeepSets(S, 3, s["hidden"], s["n_layers"], 1, readout="sum")
+    plain = "VectorMPNN" if model == "mpnn" else "DeepSets"
     info: dict[str, Any] = {}
     if augment:
         if sym.kind == "none":
             raise ValueError("augment=True needs a symmetry to augment with")
-        L = known_generators("euclidean", 3) if sym.path is None else load_basis(sym)
-        affine = L.shape[-1] == 4
+        if sym.path is not None:
+            L = load_basis(sym)
+        else:
+            L = bases.se(3, dtype=torch.float64) if affine else known_generators("euclidean", 3)
         if L.shape[-1] not in (3, 4):
             raise ValueError(f"QM9 generators must act on 3 or 4 (affine) dims, got {L.shape[-1]}")
-        net = SymmetryAugmentation(baseline(), L, affine=affine)
-        info["model"] = "DeepSets + augmentation"
+        on_affine = L.shape[-1] == 4
+        f = Recentre(baseline()) if on_affine else baseline()
+        net = SymmetryAugmentation(f, L, affine=on_affine, **(augment_options or {}))
+        info["model"] = f"{plain} + augmentation"
+        info["augmentation_generators"] = L.tolist()
+        info["augment_options"] = dict(augment_options or {})
     elif sym.kind == "none":
-        net, info["model"] = baseline(), "DeepSets"
+        net, info["model"] = baseline(), plain
+    elif model == "e3nn":
+        from ...nn.e3nn_gate import E3nnGateNetwork
+
+        h = s["hidden"]
+        net = E3nnGateNetwork(
+            S, 1, mul=h, mul_vec=max(h // 4, 1), n_layers=s["n_layers"], readout="sum"
+        )
+        info["model"] = "e3nn gate network"
     else:
         if sym.kind == "euclidean":
             J = "euclidean"
@@ -133,7 +243,7 @@ def train_qm9(
         )
         info["model"] = "LieGNN (EGNN options)"
     mad = float((y - y.mean()).abs().mean())
-    model = TargetScale(net, float(y.mean()), mad if mad > 0 else 1.0)
+    scaled = TargetScale(net, float(y.mean()), mad if mad > 0 else 1.0)
     energy = target not in ("mu", "alpha", "r2", "cv", "A", "B", "C")
     info.update(
         task="qm9",
@@ -156,13 +266,14 @@ def train_qm9(
         unit="meV" if energy else None,
         unit_scale=1000.0 if energy else 1.0,
     )
+    variant = ("" if model == "auto" else f"-{model}") + ("-se3" if affine else "")
     trainer = Trainer(
-        model,
+        scaled,
         train,
         val,
         cfg,
         test_data=test,
-        out_dir=out_dir(out, f"qm9-{target}", sym, seed, augment),
+        out_dir=out_dir(out, f"qm9-{target}{variant}", sym, seed, augment),
         info=info,
     )
     return trainer.fit(resume=resume)
