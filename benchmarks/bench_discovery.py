@@ -28,31 +28,20 @@ import torch
 
 from liegnn._atomic import atomic_write_json
 from liegnn.discovery import LieGAN, masks, select_best
+from liegnn.discovery.tasks.nbody import recipe as nbody_recipe
+from liegnn.discovery.tasks.synthetic import C7_RECIPE
 
 #: tuned settings per task; ``steps``: batches per epoch (the schedules below count epochs)
 TUNED = {
+    # the nbody task's recipe (liegnn.discovery.tasks.nbody.recipe), with Adam β₁ = 0.5 for D
     "nbody": dict(
-        lr_g=1e-2,
-        lr_d=2e-4,
-        batch_size=64,
-        identity_weight=1.0,
-        init_scale=0.1,
-        lr_decay=0.97,
+        {k: v for k, v in nbody_recipe(2).items() if k not in ("n", "n_channels", "mask", "rep_y")},
         betas_d=(0.5, 0.999),
         steps=25,
     ),
+    # the discrete-rotation task's recipe (liegnn.discovery.tasks.synthetic.C7_RECIPE)
     "c7": dict(
-        coefficient_options=dict(u=3, u_start=1, grow_every=8),
-        hidden=128,
-        fourier_features=64,
-        fourier_scale=2.0,
-        batch_size=256,
-        lr_g=5e-3,
-        lr_d=2e-3,
-        identity_weight=0.3,
-        identity_decay=0.8,
-        lr_decay=0.9,
-        ema=0.995,
+        {k: v for k, v in C7_RECIPE.items() if k not in ("n", "coefficients")},
         init_scale=0.1,
         steps=50,
     ),

@@ -46,19 +46,12 @@ PAPER = {
     ("SymmetryGAN", 8): None,
 }
 EPOCHS, STEPS = 35, 50
-#: SymmetryGAN: the paper code's learning rates with our discriminator, as many steps as LieGAN
-SGAN = dict(
-    n=3,
-    hidden=128,
-    fourier_features=64,
-    fourier_scale=2.0,
-    batch_size=256,
-    lr_g=5e-3,
-    lr_d=2e-3,
-    identity_weight=0.3,
-    identity_decay=0.8,
-    lr_decay=0.92,
-)
+#: SymmetryGAN: LieGAN's discriminator, batch and learning rates, as many steps as LieGAN
+SGAN = {
+    k: C7_RECIPE[k]
+    for k in ("n", "hidden", "fourier_features", "fourier_scale", "batch_size", "lr_g", "lr_d")
+    + ("identity_weight", "identity_decay", "lr_decay")
+}
 
 
 def rotation_angle(L: torch.Tensor) -> float:

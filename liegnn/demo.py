@@ -59,7 +59,7 @@ def run_demo(
     from .algebra import channel_cosine
     from .datasets.nbody import energy, load_nbody, rotation_generator
     from .discovery import LieGAN
-    from .discovery.masks import nbody_blocks
+    from .discovery.tasks.nbody import recipe as nbody_recipe
     from .metric import metric_similarity, solve_metric
     from .nn import LieGNN
 
@@ -74,20 +74,7 @@ def run_demo(
     data = load_nbody(n_bodies=2, split="polar", seed=seed, n_trajectories=n_traj)
     truth = rotation_generator(2)
     print(f"[1/3] LieGAN on {len(data.x_train)} windows of 2-body orbits (5 + 5 steps, 8-dim)")
-    gan = LieGAN(
-        n=8,
-        n_channels=1,
-        mask=nbody_blocks(2),
-        rep_y="standard",
-        identity_weight=1.0,
-        batch_size=64,
-        lr_g=1e-2,
-        lr_d=2e-4,
-        lr_decay=0.97,
-        init_scale=0.1,
-        seed=seed,
-        device=device,
-    )
+    gan = LieGAN(**nbody_recipe(2), seed=seed, device=device)
     # the settings of benchmarks/bench_discovery.py: 25 batches an epoch, 40 epochs
     epochs = 15 if quick else 40
     result = gan.fit(

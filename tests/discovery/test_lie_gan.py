@@ -5,6 +5,7 @@ import torch
 
 from liegnn.algebra import so
 from liegnn.discovery import LieGAN, masks
+from liegnn.discovery.tasks.synthetic import C7_RECIPE
 
 
 def _ring(n=2000, seed=0):
@@ -28,24 +29,6 @@ def _c7(n=20000, seed=0, k=7):
     x = torch.randn(n, 3, generator=g)
     y = x[:, 2] / (1 + torch.remainder(torch.atan2(x[:, 1], x[:, 0]), 2 * math.pi / k))
     return x, y[:, None]
-
-
-#: the C7 recipe of docs/discovery.md: integer grid growing from {−1, 0, 1} to {−3..3}, an early
-#: identity push that fades, a Fourier-feature discriminator, a moving average of the generator
-C7_RECIPE = dict(
-    coefficients="integer",
-    coefficient_options=dict(u=3, u_start=1, grow_every=8),
-    hidden=128,
-    fourier_features=64,
-    fourier_scale=2.0,
-    batch_size=256,
-    lr_g=5e-3,
-    lr_d=2e-3,
-    identity_weight=0.3,
-    identity_decay=0.8,
-    lr_decay=0.9,
-    ema=0.995,
-)
 
 
 def _small(**options):
@@ -74,7 +57,7 @@ def test_discrete_rotation_c7_recovers_the_2pi_over_7_generator():
     # two seeds and the GAN's own choice among them (the docs' recipe): a single run can
     # collapse to g = I, which select_best recognises without the ground truth
     runs = [
-        LieGAN(3, **C7_RECIPE, seed=s).fit(x, y, epochs=24, steps_per_epoch=50, progress=False)
+        LieGAN(**C7_RECIPE, seed=s).fit(x, y, epochs=24, steps_per_epoch=50, progress=False)
         for s in range(2)
     ]
     res = select_best(runs)
