@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -206,6 +207,12 @@ def _parse_setting(text: str) -> tuple[str, object]:
 def cmd_discover(args: argparse.Namespace) -> int:
     from .discovery.tasks import run_task
 
+    if args.data is not None:
+        if args.task != "toptag":
+            raise SystemExit("liegnn discover: --data is for the toptag task (a jet file)")
+        from .discovery.tasks.toptag import DATA_ENV
+
+        os.environ[DATA_ENV] = args.data  # read by the task's loader (and forked workers)
     overrides = dict(_parse_setting(t) for t in args.set)
     named = {
         "n_channels": args.channels,
@@ -360,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--rep-x", default="standard", choices=["standard", "affine", "image"], help="action on x"
     )
     g.add_argument("--rep-y", default="trivial", choices=["trivial", "standard"], help="on y")
+    p.add_argument(
+        "--data", help="toptag: your jet file (reference or converted layout) instead of Pythia 8"
+    )
     p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser(

@@ -158,3 +158,14 @@ def test_train_passes_the_qm9_model_and_affine_options(monkeypatch):
     assert seen["model"] == "e3nn" and "affine" not in seen
     main(["train", "qm9", "--symmetry", "euclidean", "--augment", "--affine", "--no-progress"])
     assert seen["affine"] is True and seen["augment"] is True
+
+
+def test_discover_data_option_names_the_jet_file(tmp_path, monkeypatch):
+    from liegnn.discovery.tasks import toptag
+
+    monkeypatch.delenv(toptag.DATA_ENV, raising=False)
+    missing = tmp_path / "nothing.h5"
+    with pytest.raises(SystemExit, match="no jet file at .*nothing.h5"):
+        main(["discover", "toptag", "--data", str(missing), "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="--data is for the toptag task"):
+        main(["discover", "su2", "--data", str(missing), "--out", str(tmp_path / "p")])
