@@ -3,6 +3,8 @@
 The cache folder is ``root`` when given, else ``$LIEGNN_CACHE``, else ``~/.cache/liegnn``.
 Every file is written to a temporary name in the same folder and moved into place with
 :func:`os.replace`, so an interrupted write never leaves a half-written file under the final name.
+Reading a cache never runs code: arrays are read with ``allow_pickle=False`` and collated graphs
+with ``weights_only=True`` (:func:`liegnn.io.safe_torch_load`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_path
+from ..io import atomic_path, atomic_torch_save, safe_torch_load
 
 
 def cache_dir(root: str | os.PathLike | None = None, *parts: str) -> Path:
@@ -51,17 +53,37 @@ def cached_arrays(path: Path, make: Callable[[], dict[str, np.ndarray]]) -> dict
 
 def cached_in_memory(dataset, path: Path, build: Callable[[], tuple], force_reload: bool = False):
     """Fill a PyG ``InMemoryDataset`` from the collated (data, slices) stored at ``path``, or
-    ``build()`` them, store them atomically and load them. An unreadable cache is rebuilt."""
-    if not force_reload and path.exists():
-        try:
-            dataset.load(str(path))
-            return
-        except Exception:  # a foreign or damaged cache file is rebuilt, never trusted
-            path.unlink(missing_ok=True)
-    import torch
+    ``build()`` them, store them atomically and load them.
+
+    The cache is read with ``weights_only=True`` (only tensors, dicts and PyG's ``Data`` class),
+    so a replaced cache file cannot run code. A cache that cannot be read that way is refused
+    with a ValueError that says how to remove it; it is never rebuilt silently.
+    """
+    if force_reload or not path.exists():
+        data, slices = build()
+        atomic_torch_save((data.to_dict(), slices, type(data)), path)
+    dataset.data, dataset.slices = _load_collated(path)
+
+
+def _load_collated(path: Path):
     from torch_geometric.data import Data
 
-    data, slices = build()
-    with atomic_path(path) as tmp:
-        torch.save((data.to_dict(), slices, Data), tmp)
-    dataset.load(str(path))
+    def refuse(reason: str):
+        return ValueError(
+            f"the dataset cache {path} was refused: {reason}. It may be damaged or replaced; "
+            f"delete it (rm '{path}') or pass force_reload=True to rebuild it"
+        )
+
+    try:
+        out = safe_torch_load(path, safe_globals=[Data])
+    except ValueError as err:
+        raise refuse("it " + str(err).removeprefix(f"{path} ")) from None
+    if not (
+        isinstance(out, tuple)
+        and len(out) == 3
+        and isinstance(out[0], dict)
+        and isinstance(out[1], dict)
+        and out[2] is Data
+    ):
+        raise refuse("it is not a (data, slices, Data) tuple written by liegnn")
+    return Data.from_dict(out[0]), out[1]

@@ -190,8 +190,26 @@ def count_molecules(source: str | os.PathLike | None = None) -> int:
     return sum(len(pd.read_csv(f, usecols=["Index"])) for f in _csv_files(folder))
 
 
+def _pyg_classes() -> list:
+    """PyG's plain data and storage classes: the globals a QM9 ``processed/data_v3.pt`` may name
+    (a dict of tensors and the ``Data`` class; older PyG pickled a whole ``Data``)."""
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+
+    return [Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]
+
+
+def _safe_pyg_file(path: Path):
+    """``weights_only=True`` load of a file of a PyG root, allowing only PyG's plain data
+    classes; ValueError naming the file when it needs anything else."""
+    from ..io import safe_torch_load
+
+    return safe_torch_load(path, safe_globals=_pyg_classes(), what="torch_geometric QM9 file")
+
+
 def _read_pyg_root(root: Path) -> dict[str, np.ndarray]:
-    """The molecules of a ``torch_geometric.datasets.QM9`` root (its processed file)."""
+    """The molecules of a ``torch_geometric.datasets.QM9`` root (its processed file), read with
+    ``weights_only=True``: a file of the root that would need arbitrary pickle is refused."""
     processed = root / "processed" / "data_v3.pt"
     if not processed.exists():
         from torch_geometric.datasets import QM9 as PyGQM9
@@ -204,15 +222,21 @@ def _read_pyg_root(root: Path) -> dict[str, np.ndarray]:
                 "raw files (raw/qm9_v3.pt, or raw/gdb9.sdf with gdb9.sdf.csv and "
                 "uncharacterized.txt) are there"
             )
+        # PyG falls back to weights_only=False for these files: check them safely first
+        for name in ("raw/qm9_v3.pt", "processed/pre_transform.pt", "processed/pre_filter.pt"):
+            if (root / name).exists():
+                _safe_pyg_file(root / name)
         try:
             PyGQM9(str(root))  # processes the raw files already there
         except Exception as err:  # PyG would download or need rdkit: say what is missing
             msg = f"{root}: torch_geometric could not process its QM9 raw files: {err}"
             raise ValueError(msg) from err
+    out = _safe_pyg_file(processed)
     try:
-        out = torch.load(processed, weights_only=False)
-        data = out[2].from_dict(out[0]) if isinstance(out[0], dict) else out[0]
+        data = Data.from_dict(out[0]) if isinstance(out[0], dict) else out[0]
         slices = out[1]
+        if not (isinstance(data, Data) and isinstance(slices, dict)):
+            raise TypeError(f"holds {type(data).__name__} and {type(slices).__name__}")
     except Exception as err:  # any failure here means an unusable file
         raise ValueError(f"{processed}: not a readable torch_geometric QM9 file: {err}") from err
     for key in ("z", "pos", "y"):

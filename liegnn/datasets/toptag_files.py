@@ -9,14 +9,18 @@ Two layouts are understood:
 - **converted** (as used by LorentzNet / PELICAN): an HDF5 file with datasets ``Nobj`` (N,),
   ``Pmu`` (N, 200, 4), ``is_signal`` (N,), and optionally ``label`` (N, 200) the particle mask.
 
-Both give a :class:`Jets`; reading needs h5py, and pandas + tables for the reference layout
-(the ``[toptag]`` extra). Bad files raise ValueError naming the problem.
+Both give a :class:`Jets`. Reading needs only h5py: the pandas store is parsed directly (its
+``fixed`` and ``table`` formats), never through pandas / PyTables, which unpickle object columns
+and attributes. A column that is not numeric is refused, so reading a jet file never runs code.
+Writing the reference layout needs pandas + tables (the ``[toptag]`` extra). Bad files raise
+ValueError naming the problem.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import pickletools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,27 +138,144 @@ def count_jets(path: str | os.PathLike) -> int:
         h5py = require("h5py", "toptag")
         with h5py.File(path, "r") as f:
             return int(f["is_signal"].shape[0])
-    pd = require("pandas", "toptag")
-    require("tables", "toptag")
-    with pd.HDFStore(path, "r") as store:
-        storer = store.get_storer(KEY)
-        return int(storer.nrows if storer.is_table else storer.shape[0])
+    h5py = require("h5py", "toptag")
+    with h5py.File(path, "r") as f:
+        return _PandasTable(f, str(path)).n_rows
 
 
-def _from_frame(df, source: str, offset: int, max_constituents: int) -> Jets:
-    missing = [
-        c for c in MOMENTUM_COLUMNS[: 4 * max_constituents] + [LABEL_COLUMN] if c not in df.columns
-    ]
-    if missing:
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pickled_names(blob, source: str, attribute: str) -> list[str]:
+    """The column names pandas stores as a pickled list of strings, parsed without unpickling:
+    only list and string opcodes are accepted, anything else is refused."""
+    allowed = {
+        "PROTO", "FRAME", "MARK", "LIST", "EMPTY_LIST", "APPEND", "APPENDS", "PUT", "BINPUT",
+        "LONG_BINPUT", "MEMOIZE", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
+        "STOP",
+    }  # fmt: skip
+    names, lists = [], 0
+    try:
+        for op, arg, _ in pickletools.genops(bytes(blob)):
+            if op.name not in allowed:
+                raise ValueError(f"opcode {op.name}")
+            lists += op.name in ("LIST", "EMPTY_LIST")
+            if "UNICODE" in op.name:
+                names.append(arg)
+    except ValueError as err:
         raise ValueError(
-            f"{source}: missing column(s) {missing[:6]}{' ...' if len(missing) > 6 else ''} "
-            "of the reference layout"
+            f"{source}: attribute {attribute!r} is not a plain list of column names ({err}); "
+            "refused (reading it would unpickle Python objects)"
+        ) from None
+    if lists != 1:
+        raise ValueError(f"{source}: attribute {attribute!r} is not a list of column names")
+    return names
+
+
+def _numeric(dtype, names: list[str], source: str):
+    if dtype.kind not in "biuf":
+        raise ValueError(
+            f"{source}: column {names[0] if names else '?'!r} is not numeric ({dtype}); refused "
+            "(reading a non-numeric column would unpickle Python objects)"
         )
+
+
+class _PandasTable:
+    """The columns of the pandas HDF5 store under key ``"table"`` (``fixed`` or ``table`` format),
+    read with h5py only. Every column must be numeric.
+
+    Attributes:
+        n_rows: number of rows (jets).
+        columns: column name -> (block, position in the block).
+    """
+
+    def __init__(self, f, source: str):
+        group = f.get(KEY)
+        kind = _text(group.attrs.get("pandas_type", b"")) if group is not None else ""
+        self.source = source
+        self.columns: dict[str, tuple[int, int]] = {}
+        self._blocks: list[Callable[[int, int | None], np.ndarray]] = []
+        if kind == "frame":
+            self._fixed(group)
+        elif kind == "frame_table":
+            self._table(group)
+        else:
+            raise ValueError(
+                f"{source}: key 'table' is not a pandas data frame (pandas_type {kind!r})"
+            )
+
+    def _add(self, names: list[str], read) -> None:
+        for j, name in enumerate(names):
+            self.columns[name] = (len(self._blocks), j)
+        self._blocks.append(read)
+
+    def _fixed(self, group) -> None:
+        self.n_rows = int(group["axis1"].shape[0])
+        for k in range(int(group.attrs["nblocks"])):
+            names = [_text(v) for v in group[f"block{k}_items"][()]]
+            values = group[f"block{k}_values"]
+            _numeric(values.dtype, names, self.source)
+            if values.attrs.get("transposed", True):  # stored (rows, columns)
+                read = lambda a, b, v=values: v[a:b]
+            else:
+                read = lambda a, b, v=values: v[:, a:b].T
+            self._add(names, read)
+
+    def _table(self, group) -> None:
+        table = group["table"]
+        self.n_rows = int(table.shape[0])
+        for field in table.dtype.names:
+            if field == "index":
+                continue
+            base = table.dtype[field].base
+            if field.startswith("values_block_"):
+                attribute = f"{field}_kind"
+                names = _pickled_names(table.attrs[attribute], self.source, attribute)
+            else:  # a data column: one column stored under its own name
+                names = [field]
+            _numeric(base, names, self.source)
+            self._add(names, lambda a, b, t=table, n=field: np.asarray(t.fields(n)[a:b]))
+
+    def read(self, names: list[str], start: int, stop: int | None) -> dict[str, np.ndarray]:
+        """Rows ``start:stop`` of the columns ``names``, each block read once."""
+        out, cache = {}, {}
+        for name in names:
+            block, j = self.columns[name]
+            if block not in cache:
+                cache[block] = self._blocks[block](start, stop)
+            values = cache[block]
+            out[name] = values[:, j] if values.ndim == 2 else values
+        return out
+
+
+def _read_reference(path, start: int, stop: int | None, max_constituents: int) -> Jets:
+    h5py = require("h5py", "toptag")
+    source = str(path)
     cols = MOMENTUM_COLUMNS[: 4 * max_constituents]
-    momenta = df[cols].to_numpy(np.float32).reshape(len(df), max_constituents, 4)
-    label = df[LABEL_COLUMN].to_numpy(np.float64)
-    truth = df[TRUTH_COLUMNS].to_numpy(np.float32) if set(TRUTH_COLUMNS) <= set(df) else None
-    ttv = df["ttv"].to_numpy(np.int64) if "ttv" in df.columns else None
+    with h5py.File(path, "r") as f:
+        try:
+            table = _PandasTable(f, source)
+            missing = [c for c in [*cols, LABEL_COLUMN] if c not in table.columns]
+            if missing:
+                raise ValueError(
+                    f"{source}: missing column(s) {missing[:6]}"
+                    f"{' ...' if len(missing) > 6 else ''} of the reference layout"
+                )
+            extra = [c for c in [*TRUTH_COLUMNS, "ttv"] if c in table.columns]
+            values = table.read([*cols, LABEL_COLUMN, *extra], start, stop)
+        except (OSError, KeyError) as err:
+            raise ValueError(f"{source}: corrupt or truncated data: {err}") from err
+    n = len(values[LABEL_COLUMN])
+    momenta = np.stack([values[c] for c in cols], axis=1).astype(np.float32)
+    momenta = momenta.reshape(n, max_constituents, 4)
+    label = values[LABEL_COLUMN].astype(np.float64)
+    truth = (
+        np.stack([values[c] for c in TRUTH_COLUMNS], axis=1).astype(np.float32)
+        if set(TRUTH_COLUMNS) <= set(values)
+        else None
+    )
+    ttv = values["ttv"].astype(np.int64) if "ttv" in values else None
     if np.isfinite(label).all():
         labels = label.astype(np.int64)
         if not np.array_equal(labels, label):
@@ -162,7 +283,7 @@ def _from_frame(df, source: str, offset: int, max_constituents: int) -> Jets:
     else:
         labels = label  # _check names the NaN row
     jets = Jets(momenta, (momenta[..., 0] > 0).sum(1).astype(np.int64), labels, truth, ttv)
-    return _check(jets, source, offset)
+    return _check(jets, source, start)
 
 
 def _read_converted(path, start, stop, max_constituents) -> Jets:
@@ -201,13 +322,7 @@ def read_jets(
     layout = detect_layout(path)
     if layout == "converted":
         return _read_converted(path, start, stop, max_constituents)
-    pd = require("pandas", "toptag")
-    require("tables", "toptag")
-    try:
-        df = pd.read_hdf(path, KEY, start=start, stop=stop)
-    except (OSError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: cannot read key 'table' (corrupt or truncated?): {err}") from err
-    return _from_frame(df, str(path), start, max_constituents)
+    return _read_reference(path, start, stop, max_constituents)
 
 
 def iter_jets(

@@ -224,9 +224,18 @@ def _settings(n_jets, seed, chunk_size, recipe, ttv) -> str:
 
 
 def _stored_settings(path: Path) -> str | None:
-    pd = require("pandas", "toptag")
-    with pd.HDFStore(path, "r") as store:
-        return getattr(store.get_storer(KEY).attrs, "liegnn_generator", None)
+    """The generator settings stored with a finished file, read with h5py (pandas would unpickle
+    the store's other attributes); None when there are none."""
+    h5py = require("h5py", "toptag")
+    try:
+        with h5py.File(path, "r") as f:
+            group = f.get(KEY)
+            value = None if group is None else group.attrs.get("liegnn_generator")
+    except OSError:
+        return None
+    if isinstance(value, bytes):
+        return value.decode()
+    return value if isinstance(value, str) else None
 
 
 def generate_toptag(

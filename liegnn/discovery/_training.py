@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ._io import atomic_torch_save, safe_torch_load
+from ..io import atomic_torch_save, check_resume_config, safe_torch_load
 
 
 @contextlib.contextmanager
@@ -43,7 +43,8 @@ def batch_indices(
 
 
 class Checkpointer:
-    """Every-epoch checkpoints written atomically and loaded with ``weights_only=True``.
+    """Every-epoch checkpoints written atomically and loaded with ``weights_only=True``
+    (:mod:`liegnn.io`).
 
     A checkpoint holds the state dicts of the modules and optimisers, the RNG states, the epoch,
     the history, the run's configuration and a fingerprint of the data, so resuming continues
@@ -71,17 +72,10 @@ class Checkpointer:
     @staticmethod
     def restore(path, *, modules: dict, rngs: dict, config: dict, data) -> tuple[int, dict]:
         """Load a checkpoint into ``modules`` and ``rngs``; returns (epoch, history)."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no checkpoint to resume from at {path}")
-        state = safe_torch_load(path)
+        state = safe_torch_load(path, what="checkpoint to resume from")
         if not isinstance(state, dict) or "modules" not in state:
             raise ValueError(f"{path} is not a discovery checkpoint")
-        saved = json.loads(state["config"])
-        now = json.loads(json.dumps(config, sort_keys=True))
-        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
-        if diff:
-            raise ValueError(f"checkpoint {path} was written with different settings: {diff}")
+        check_resume_config(path, json.loads(state["config"]), config)
         saved_data = list(state["data"])
         same = len(saved_data) == len(data) and all(
             math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)

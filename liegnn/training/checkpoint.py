@@ -3,8 +3,7 @@
 A checkpoint is a dict of tensors, dicts, lists, strings and numbers only, so
 ``torch.load(path, weights_only=True)`` reads it: no code runs when loading a file. It is written
 to a temporary file in the same folder and moved into place with ``os.replace``
-(:func:`liegnn.datasets._cache.atomic_path`), so a kill mid-write leaves the previous checkpoint
-intact.
+(:func:`liegnn.io.atomic_torch_save`), so a kill mid-write leaves the previous checkpoint intact.
 
 Files of a run folder:
 
@@ -13,33 +12,30 @@ Files of a run folder:
   ``best_model``, ``config``);
 - ``best.pt``: the best-validation weights (``format``, ``epoch``, ``model``, ``metrics``,
   ``config``), for inference;
-- ``metrics.json``: the history and results, strict JSON, also written atomically
-  (:func:`write_json`).
+- ``metrics.json``: the history and results, strict JSON (±inf and NaN become ``null``), also
+  written atomically (:func:`liegnn.io.atomic_write_json`).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import random
-from pathlib import Path
 
 import numpy as np
 import torch
+import torch_geometric
 
-from .._atomic import atomic_path
+from ..io import atomic_torch_save, atomic_write_json, safe_torch_load
 
 FORMAT = "liegnn.training.checkpoint/1"
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA)."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002  (the legacy global generator is the state to seed)
-    torch.manual_seed(seed)
+    """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA):
+    :func:`torch_geometric.seed_everything`, with a clear error for a bad seed."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    torch_geometric.seed_everything(seed)
 
 
 def rng_state() -> dict:
@@ -87,24 +83,16 @@ def set_rng_state(state: dict) -> None:
             torch.cuda.set_rng_state_all(cuda)
 
 
-def save_checkpoint(checkpoint: dict, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then ``os.replace`` onto it."""
-    with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
+#: ``save_checkpoint(checkpoint, path)``: :func:`liegnn.io.atomic_torch_save`.
+save_checkpoint = atomic_torch_save
+#: ``write_json(data, path)``: :func:`liegnn.io.atomic_write_json` (strict JSON, inf → null).
+write_json = atomic_write_json
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Load a checkpoint with ``weights_only=True``; ValueError for a file that needs pickle
-    or is not a liegnn checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # the unpickler's error types vary between torch versions
-        raise ValueError(
-            f"{path} is not a safe checkpoint (weights_only load failed): {err}"
-        ) from err
+    """Load a checkpoint with :func:`liegnn.io.safe_torch_load`; ValueError for a file that needs
+    pickle or is not a liegnn checkpoint."""
+    obj = safe_torch_load(path, map_location=map_location, what="checkpoint")
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ValueError(f"{path} is not a liegnn training checkpoint (format {FORMAT!r})")
     return obj
@@ -115,23 +103,6 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> dict:
     checkpoint = load_checkpoint(path)
     model.load_state_dict(checkpoint["model"])
     return checkpoint
-
-
-def _json_safe(obj):
-    """Replace ±inf / NaN (1/ε_B without background) by None: strict JSON has no infinity."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def write_json(data: dict, path: str | os.PathLike) -> None:
-    """Write ``data`` as indented JSON atomically (inf → null)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n")
 
 
 __all__ = [

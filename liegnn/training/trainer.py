@@ -25,16 +25,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from ..io import atomic_torch_save, atomic_write_json, check_resume_config
 from . import distributed as ddp
-from .checkpoint import (
-    FORMAT,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    seed_everything,
-    set_rng_state,
-    write_json,
-)
+from .checkpoint import FORMAT, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .config import _RESUMABLE, TrainConfig
 from .metrics import classification_metrics, regression_metrics
 from .schedule import adamw, warmup_cosine
@@ -211,17 +204,9 @@ class Trainer:
 
     def _resume(self, optimizer, scheduler) -> int:
         path = self.out_dir / "last.pt"
-        ckpt = load_checkpoint(
-            path
-        )  # on CPU: RNG states must stay there; load_state_dict moves the rest
-        saved = {k: v for k, v in ckpt["config"].items() if k not in _RESUMABLE}
-        now = {k: v for k, v in self.config.to_dict().items() if k not in _RESUMABLE}
-        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
-        if changed:
-            raise ValueError(
-                f"{path} was written with different settings ({', '.join(changed)}); resume "
-                "with the same settings or use a new output folder"
-            )
+        # on CPU: the RNG states must stay there; load_state_dict moves the rest
+        ckpt = load_checkpoint(path)
+        check_resume_config(path, ckpt["config"], self.config.to_dict(), ignore=_RESUMABLE)
         self.model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -238,7 +223,7 @@ class Trainer:
     def _write_metrics(self, test: dict | None = None) -> None:
         if self.out_dir is None or not self.ctx.is_main:
             return
-        write_json(self.summary(test), self.out_dir / "metrics.json")
+        atomic_write_json(self.summary(test), self.out_dir / "metrics.json")
 
     def summary(self, test: dict | None = None) -> dict:
         """The content of ``metrics.json``."""
@@ -351,7 +336,7 @@ class Trainer:
             rng = ddp.all_gather_objects(rng_state())
             if self.out_dir is not None and self.ctx.is_main:
                 if best_improved:
-                    save_checkpoint(
+                    atomic_torch_save(
                         {
                             "format": FORMAT,
                             "epoch": epoch + 1,
@@ -361,7 +346,7 @@ class Trainer:
                         },
                         self.out_dir / "best.pt",
                     )
-                save_checkpoint(
+                atomic_torch_save(
                     self._state(epoch + 1, optimizer, scheduler, rng), self.out_dir / "last.pt"
                 )
                 self._write_metrics()

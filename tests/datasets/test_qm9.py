@@ -201,7 +201,7 @@ def test_liegan_inputs_are_padded_affine_coordinates(tmp_path, small):
         liegan_inputs(data, max_atoms=4)
 
 
-def test_cache_is_reused_and_damage_rebuilt(tmp_path, small, monkeypatch):
+def test_cache_is_reused_and_damage_refused_until_reloaded(tmp_path, small, monkeypatch):
     a = QM9(small, root=tmp_path)
     assert a.cache_path.parent == tmp_path / "qm9"
     real = qm9.read_qm9pack_csv
@@ -212,8 +212,11 @@ def test_cache_is_reused_and_damage_rebuilt(tmp_path, small, monkeypatch):
     monkeypatch.setattr(qm9, "read_qm9pack_csv", fail)
     assert len(QM9(small, root=tmp_path)) == 3
     a.cache_path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="force_reload=True"):
+        QM9(small, root=tmp_path)
     monkeypatch.setattr(qm9, "read_qm9pack_csv", real)
-    assert len(QM9(small, root=tmp_path)) == 3
+    assert len(QM9(small, root=tmp_path, force_reload=True)) == 3
+    assert len(QM9(small, root=tmp_path)) == 3  # the rebuilt cache is read again
 
 
 def test_missing_column_raises(tmp_path):

@@ -100,12 +100,15 @@ def test_changed_file_is_parsed_again(tmp_path, files, make_jets):
     assert len(a) == 20 and len(b) == 9 and a.cache_path != b.cache_path
 
 
-def test_damaged_cache_is_rebuilt(tmp_path, files):
+def test_damaged_cache_is_refused_and_removing_it_rebuilds(tmp_path, files):
     _, paths = files
     a = TopTagging(paths["converted"], root=tmp_path)
     a.cache_path.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match=r"rm '.*\.pt'"):
+        TopTagging(paths["converted"], root=tmp_path)
+    a.cache_path.unlink()
     b = TopTagging(paths["converted"], root=tmp_path)
-    assert len(b) == 20
+    assert len(b) == 20 and a.cache_path.exists()
 
 
 def test_jet_without_constituents_raises(tmp_path, make_jets):

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Subset
 
 from .. import distributed as ddp
 from ..config import TrainConfig
@@ -143,13 +142,16 @@ def out_dir(out, task: str, symmetry: Symmetry, seed: int, augment: bool) -> Pat
 
 
 def random_split(dataset, fractions, seed: int):
+    """Train / val / test subsets of sizes ⌊f₀N⌋, ⌊f₁N⌋ and the rest: ``torch.utils.data.
+    random_split`` with a generator seeded by ``seed`` (one ``randperm`` of N, cut in order)."""
     n = len(dataset)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     n_train, n_val = int(fractions[0] * n), int(fractions[1] * n)
     if min(n_train, n_val, n - n_train - n_val) < 1:
         raise ValueError(f"{n} examples are too few to split into train / val / test")
-    return (
-        Subset(dataset, perm[:n_train]),
-        Subset(dataset, perm[n_train : n_train + n_val]),
-        Subset(dataset, perm[n_train + n_val :]),
+    return tuple(
+        torch.utils.data.random_split(
+            dataset,
+            [n_train, n_val, n - n_train - n_val],
+            generator=torch.Generator().manual_seed(seed),
+        )
     )
