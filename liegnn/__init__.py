@@ -14,9 +14,15 @@ from .nn.emlp import EMLP
 from .nn.graphs import LorentzNetInputs, MoleculeGraph, complete_graph
 from .nn.liegnn import LieGNN
 from .nullspace import BasisInfo, SpectrumWarning, clear_cache, equivariant_basis
-from .reps import Group, Scalar, V
+from .reps import Scalar, V
+from .symmetry import Group, Symmetry, as_symmetry
 
-__version__ = "0.1.0"
+try:
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("liegnn")  # one source: pyproject.toml
+except PackageNotFoundError:  # a source tree that was not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DiscoveryResult",
@@ -32,6 +38,8 @@ __all__ = [
     "Group",
     "Scalar",
     "SpectrumWarning",
+    "Symmetry",
+    "as_symmetry",
     "V",
     "clear_cache",
     "equivariant_basis",

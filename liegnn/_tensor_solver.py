@@ -6,7 +6,8 @@ Hom(A, B) = B ⊗ A*, so this is the only problem the solver has to solve. The c
     B v = [dρ_T(L_1) v; …; dρ_T(L_c) v; (ρ_T(h_1) − I) v; …] = 0,
     dρ_T(L) = Σ_j I ⊗ … ⊗ (L or −Lᵀ at factor j) ⊗ … ⊗ I,   ρ_T(h) = ⊗_j (h or h^{−T}),
 
-is applied matrix-free, one factor at a time (never as an n^m × n^m Kronecker matrix).
+is applied matrix-free, one factor at a time (never as an n^m × n^m Kronecker matrix), with the
+Kronecker operators of :mod:`liegnn.algebra.kronecker`.
 
 Small spaces are solved densely (eigh of BᵀB, the smallest singular values re-evaluated as
 ‖Bv‖). Large ones are first restricted to the kernel of dρ_T(X) for one diagonalisable element
@@ -31,6 +32,8 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 import torch
+
+from .algebra.kronecker import factor_position, kron_product_apply, kron_sum_apply, kron_sum_sparse
 
 DENSE_LIMIT = 512  # weight-space dimension up to which the constraint is solved densely
 MAX_SUBPROBLEM = 16384  # largest dense eigenproblem attempted (memory ~ 8·size² bytes)
@@ -75,21 +78,14 @@ class _Constraint:
                 for h, hit in zip(H, Hinv_T, strict=True)
             ]
 
-    def _axis(self, v: torch.Tensor, A: torch.Tensor, j: int) -> torch.Tensor:
-        p = v.shape[-1]
-        return torch.matmul(A, v.reshape(self.n**j, self.n, -1)).reshape(-1, p)
-
     def _apply(self, op, v: torch.Tensor, transpose: bool = False) -> torch.Tensor:
+        """One block row of B applied to v (N, p): Σ_j A_j^{(j)} v or (⊗_j A_j) v − v."""
         kind, mats = op
+        if transpose:
+            mats = [A.T for A in mats]
         if kind == "sum":
-            out = torch.zeros_like(v)
-            for j, A in enumerate(mats):
-                out += self._axis(v, A.T if transpose else A, j)
-            return out
-        out = v
-        for j, A in enumerate(mats):  # factors act on different axes: the order is free
-            out = self._axis(out, A.T if transpose else A, j)
-        return out - v
+            return kron_sum_apply(mats, v)
+        return kron_product_apply(mats, v) - v
 
     def gram(self, v: torch.Tensor, kinds=("sum", "product")) -> torch.Tensor:
         """vᵀ BᵀB v over the rows of the given kinds, shape (p, p)."""
@@ -111,7 +107,7 @@ class _Constraint:
     def largest_singular_value(self) -> float:
         """‖B‖₂ by Lanczos on BᵀB; the algebra rows as sparse Kronecker sums (one call each)."""
         sparse = [
-            _sparse_kron_sum([A.numpy() for A in mats]) for kind, mats in self.ops if kind == "sum"
+            kron_sum_sparse([A.numpy() for A in mats]) for kind, mats in self.ops if kind == "sum"
         ]
         group = [op for op in self.ops if op[0] == "product"]
 
@@ -131,19 +127,6 @@ class _Constraint:
             op, k=1, which="LA", v0=v0, tol=1e-10, return_eigenvectors=False
         )
         return math.sqrt(max(float(lam[0]), 0.0))
-
-
-def _sparse_kron_sum(mats: list[np.ndarray]) -> scipy.sparse.csr_matrix:
-    """Σ_j I ⊗ … ⊗ mats[j] ⊗ … ⊗ I as a sparse matrix (n·m non-zeros per row at most)."""
-    n, m = mats[0].shape[0], len(mats)
-    out = None
-    for j, A in enumerate(mats):
-        term = scipy.sparse.kron(
-            scipy.sparse.identity(n**j),
-            scipy.sparse.kron(A, scipy.sparse.identity(n ** (m - j - 1))),
-        )
-        out = term if out is None else out + term
-    return out.tocsr()
 
 
 def _paired_eig(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
@@ -231,7 +214,7 @@ class _WeightBasis:
         col = torch.arange(len(self.selected))
         for j, (A, B) in enumerate(zip(mats, self.bases, strict=True)):
             At = torch.linalg.solve(B, A.to(B.dtype) @ B)  # (n, n) in the eigenbasis
-            stride = self.n ** (self.m - 1 - j)
+            stride = factor_position((self.n,) * self.m, j)[2]  # I_left ⊗ A ⊗ I_stride
             d = self.digits[j]
             for k in range(self.n):
                 rows.append(self.selected + (k - d) * stride)
@@ -245,9 +228,7 @@ class _WeightBasis:
         C = torch.from_numpy(self.coefficients() @ Z.numpy().astype(np.complex128))
         full = torch.zeros(self.N, Z.shape[1], dtype=C.dtype)
         full[self.selected] = C
-        for j, B in enumerate(self.bases):
-            full = torch.matmul(B, full.reshape(self.n**j, self.n, -1)).reshape(self.N, -1)
-        return full.real.contiguous()
+        return kron_product_apply(self.bases, full).real.contiguous()
 
 
 def _commuting_pairs(L: torch.Tensor, limit: int = 12) -> list[tuple[int, int]]:

@@ -31,8 +31,11 @@ def as_generators(
 ) -> torch.Tensor:
     """Validate a Lie algebra basis and return it as a (c, n, n) tensor.
 
-    A single (n, n) matrix is promoted to (1, n, n). Integer input becomes the default float dtype.
+    ``generators`` may be a tensor or array, a :class:`liegnn.Symmetry`, a discovery result
+    (anything with a ``.symmetry``) or a known algebra's name (``"so(1,3)"``). A single (n, n)
+    matrix is promoted to (1, n, n). Integer input becomes the default float dtype.
     """
+    generators = _unwrap(generators)
     L = as_tensor(generators, name=name)
     if not (L.is_floating_point() or L.is_complex()):
         L = L.to(torch.get_default_dtype())
@@ -49,6 +52,17 @@ def as_generators(
     if L.is_complex() and not allow_complex:
         raise ValueError(f"{name} is complex, but a real Lie algebra basis is required here")
     return L
+
+
+def _unwrap(obj):
+    """The generators tensor of a Symmetry, a discovery result or a known name; else ``obj``."""
+    if isinstance(obj, torch.Tensor | np.ndarray):
+        return obj
+    from .symmetry import Symmetry, as_symmetry
+
+    if isinstance(obj, Symmetry | str) or isinstance(getattr(obj, "symmetry", None), Symmetry):
+        return as_symmetry(obj).generators
+    return obj
 
 
 def as_discrete_generators(

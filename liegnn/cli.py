@@ -11,17 +11,16 @@ from pathlib import Path
 import torch
 
 
-def _load_algebra(spec: str) -> torch.Tensor:
-    """Generators from a file (saved DiscoveryResult, .npy/.npz, .pt, .safetensors) or a name."""
-    from .algebra import by_name
+def _load_symmetry(spec: str):
+    """A :class:`~liegnn.Symmetry` from a file (saved Symmetry or DiscoveryResult, .npy/.npz,
+    .pt, .safetensors) or a known algebra's name."""
+    from .symmetry import Symmetry
 
     path = Path(spec)
     if path.exists():
-        from .discovery.result import load_generators
-
-        return load_generators(path)
+        return Symmetry.load(path)
     try:
-        return by_name(spec)
+        return Symmetry.known(spec)
     except ValueError as err:
         raise SystemExit(
             f"liegnn: {spec!r} is neither a file nor a known algebra ({err})"
@@ -34,11 +33,12 @@ def _print_matrix(M: torch.Tensor, indent: str = "  ") -> None:
 
 
 def cmd_metric(args: argparse.Namespace) -> int:
-    from .metric import metric_similarity, solve_metric
+    from .metric import metric_similarity
 
-    L = _load_algebra(args.basis)
+    symmetry = _load_symmetry(args.basis)
+    L = symmetry.generators
     tol = args.tol if args.tol == "auto" else float(args.tol)
-    info = solve_metric(L, return_info=True, tol=tol)
+    info = symmetry.metric(return_info=True, tol=tol)
     print(f"generators: {tuple(L.shape)}")
     print(f"invariant metrics: {info.nullity}   residual: {info.residual:.3e}")
     for k, J in enumerate(info.metrics):
@@ -57,10 +57,9 @@ def cmd_metric(args: argparse.Namespace) -> int:
         summary[f"similarity_{ref}"] = cos
         print(f"|cosine| with {ref}: {cos:.6f}")
     if args.json:
-        from ._atomic import atomic_path
+        from .io import atomic_write_json
 
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(summary, indent=2))
+        atomic_write_json(summary, args.json, indent=2)
         print(f"wrote {args.json}")
     return 0
 
@@ -73,13 +72,15 @@ def cmd_basis(args: argparse.Namespace) -> int:
         rep_in, rep_out = parse_rep(args.rep_in), parse_rep(args.rep_out)
     except ValueError as err:
         raise SystemExit(f"liegnn: {err}") from None
-    L = _load_algebra(args.algebra).to(torch.float64)
+    symmetry = _load_symmetry(args.algebra).to(torch.float64)
+    L = symmetry.generators
     if args.noise > 0:
         gen = torch.Generator().manual_seed(args.seed)
         L = L + args.noise * torch.randn(L.shape, generator=gen, dtype=L.dtype)
-    H = None
+    H = symmetry.discrete
     if args.parity:
-        H = -torch.eye(L.shape[-1], dtype=L.dtype)[None]
+        parity = -torch.eye(L.shape[-1], dtype=L.dtype)[None]
+        H = parity if H is None else torch.cat([H, parity])
     threshold = args.threshold if args.threshold == "auto" else float(args.threshold)
     info = equivariant_basis(
         rep_in, rep_out, L, discrete_generators=H, threshold=threshold, return_info=True
@@ -96,10 +97,9 @@ def cmd_basis(args: argparse.Namespace) -> int:
             f"smallest relative singular values " + " ".join(f"{v:.1e}" for v in small)
         )
     if args.save:
-        from ._atomic import atomic_path
+        from .io import atomic_torch_save
 
-        with atomic_path(args.save) as tmp:
-            torch.save({"basis": info.basis}, tmp)
+        atomic_torch_save({"basis": info.basis}, args.save)
         print(f"wrote {args.save}")
     return 0
 
@@ -420,8 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task", choices=["toptag", "qm9", "nbody"])
     p.add_argument(
         "--symmetry",
-        help="none, minkowski, euclidean or discovered:PATH (default: minkowski for toptag, "
-        "euclidean otherwise)",
+        help="none, minkowski, euclidean, a known algebra such as 'so(1,3)' or 'se(3)', or "
+        "discovered:PATH (a basis.pt of liegnn discover, a saved Symmetry, or a .npy/.npz/.pt/"
+        ".safetensors basis) (default: minkowski for toptag, euclidean otherwise)",
     )
     p.add_argument("--preset", choices=["cpu", "full"], default="cpu")
     p.add_argument("--augment", action="store_true", help="Eq. 11 data augmentation")

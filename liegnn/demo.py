@@ -2,7 +2,8 @@
 
 1. **Discover** (LieGAN, Sec. 6.2): one 8×8 generator acting on (q1, p1, q2, p2) of every step of
    2-body orbit windows, searched within the paper's block mask; compared with the true rotation.
-2. **Metric** (Prop. 1): ``solve_metric`` on the found generator's 2×2 block gives the invariant
+2. **Metric** (Prop. 1): ``result.symmetry.block([0, 1]).metric()``, the metric of the found
+   symmetry's action on q1 (a 2×2 block of its generator), gives the invariant
    inner product of the plane (the Euclidean one, up to noise).
 3. **Model** (LieGNN, Sec. 5.3): a LieGNN with that metric learns the orbit's energy
    H = Σ|p_i|²/2 − 1/|q1 − q2| from graphs of the four vectors (q1, q2, p1, p2), trained in a plain
@@ -12,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -60,7 +60,7 @@ def run_demo(
     from .datasets.nbody import energy, load_nbody, rotation_generator
     from .discovery import LieGAN
     from .discovery.tasks.nbody import recipe as nbody_recipe
-    from .metric import metric_similarity, solve_metric
+    from .metric import metric_similarity
     from .nn import LieGNN
 
     out = Path(out)
@@ -105,10 +105,12 @@ def run_demo(
         print(f"      (no figure: {err})")
 
     # 2. metric ---------------------------------------------------------------------------------
-    block = L[:2, :2]
-    info = solve_metric(block, return_info=True)
+    # the found symmetry acts alike on every 2-vector (q1, p1, q2, p2): its action on q1
+    symmetry = result.symmetry.to(torch.float64)
+    on_q1 = symmetry.block([0, 1])
+    info = on_q1.metric(return_info=True)
     J = info.J
-    full = solve_metric(L, return_info=True)
+    full = symmetry.metric(return_info=True)
     sim = metric_similarity(J, "euclidean")
     print("[2/3] solve_metric on the q1 block: J =", [[round(v, 4) for v in r] for r in J.tolist()])
     print(f"      residual {info.residual:.2e}, |cosine| with the Euclidean metric {sim:.5f}")
@@ -129,7 +131,7 @@ def run_demo(
     train, test = graphs(data.x_train, n_train), graphs(data.x_test, 2000)
     y_train = torch.cat([g.y for g in train])
     mean, std = y_train.mean(), y_train.std()
-    model = LieGNN(J.float(), in_scalars=2, hidden=32, n_layers=3, out_dim=1, dropout=0.0)
+    model = LieGNN(on_q1, in_scalars=2, hidden=32, n_layers=3, out_dim=1, dropout=0.0)
     model = model.to(device)
     optim = torch.optim.Adam(model.parameters(), lr=3e-3)
     loader = DataLoader(train, batch_size=128, shuffle=True)
@@ -161,7 +163,7 @@ def run_demo(
     baseline = float((y_test - mean).abs().mean())
     # invariance under the discovered group, as the model sees it: the J-skew part of the found
     # block, L_J = (B − J⁻¹BᵀJ)/2, generates the isometries of J; act with it on every 2-vector
-    L_J = (block - torch.linalg.solve(J, block.T @ J)) / 2
+    L_J = on_q1.isometric(J).generators[0]
     G = torch.kron(torch.eye(4, dtype=L_J.dtype), L_J)
     states = data.x_test[:, 0][: len(test)]
     turned = _rotate_states(states.to(torch.float64), G, 1.3).float()
@@ -178,9 +180,8 @@ def run_demo(
     }
     summary["seconds"] = time.perf_counter() - t0
 
-    from ._atomic import atomic_path
+    from .io import atomic_write_json
 
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+    atomic_write_json(summary, out / "summary.json", indent=2)
     print(f"done in {summary['seconds']:.0f} s; wrote {out}/summary.json, basis.pt, generators.png")
     return summary

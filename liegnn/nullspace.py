@@ -22,23 +22,27 @@ import math
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 from . import _tensor_solver
-from ._validation import as_discrete_generators, as_generators
-from .reps import Group, Rep, TensorRep
+from ._validation import as_generators
+from .reps import Rep, TensorRep
 
 __all__ = [
     "BasisInfo",
+    "PairBases",
     "PairInfo",
     "SpectrumWarning",
     "auto_cut",
     "clear_cache",
     "equivariant_basis",
+    "group_matrices",
+    "pair_bases",
 ]
 
-AUTO_GAP = 10.0  # a significant gap: consecutive singular values differ by at least this factor
+AUTO_GAP = 5.0  # a significant gap: consecutive singular values differ by at least this factor
 AUTO_SMALL = 0.05  # the small-value region: relative singular values up to this
 AUTO_FLOOR = 1e-10  # relative singular values below this are rounding: indistinguishable from 0
 
@@ -95,33 +99,43 @@ def clear_cache() -> None:
 
 
 def auto_cut(
-    relative_values: torch.Tensor, excluded: float | None = None, *, context: str = ""
+    relative_values: torch.Tensor,
+    excluded: float | None = None,
+    *,
+    context: str = "",
+    gap: float = AUTO_GAP,
+    small: float = AUTO_SMALL,
+    floor: float = AUTO_FLOOR,
+    warn: bool = True,
 ) -> tuple[int, float]:
-    """Number of maps and relative cut at the highest significant gap of the small values.
+    """Number of null directions and relative cut at the highest significant gap of the small
+    values: the one cut rule (equivariant maps here, invariant forms in :mod:`liegnn.metric`).
 
-    ``relative_values``: ascending singular values divided by the largest one. Values below
-    ``AUTO_FLOOR`` count as zero. A gap is significant when consecutive values differ by at
-    least a factor ``AUTO_GAP`` and the lower one is at most ``AUTO_SMALL``. The cut sits at the
-    highest such gap (geometric mean of its two sides), so maps at rounding level (identity,
-    swap) and maps at the noise level of a noisy algebra are kept together; the single largest
-    ratio would fall between those two and drop the latter. ``excluded``: a lower bound of the
-    values missing from the list (a projected solve). Returns (0, 0.0) when there is no such gap,
-    with a ``SpectrumWarning`` when small values exist but no gap can be trusted.
+    ``relative_values``: ascending singular values divided by a scale (here the largest one;
+    the metric solver divides by ‖L̂‖_F so that each value is the residual of its vector). Values
+    below ``floor`` (default ``AUTO_FLOOR``) count as zero. A gap is significant when consecutive
+    values differ by at least a factor ``gap`` (default ``AUTO_GAP``) and the lower one is at most
+    ``small`` (default ``AUTO_SMALL``). The cut sits at the highest such gap (geometric mean of its
+    two sides), so maps at rounding level (identity, swap) and maps at the noise level of a noisy
+    algebra are kept together; the single largest ratio would fall between those two and drop
+    the latter. ``excluded``: a lower bound of the values missing from the list (a projected
+    solve). Returns (0, 0.0) when there is no such gap, with a ``SpectrumWarning`` (unless
+    ``warn=False``) when small values exist but no gap can be trusted.
     """
-    x = relative_values.to(torch.float64).clamp_min(AUTO_FLOOR)
+    x = relative_values.to(torch.float64).clamp_min(floor)
     if len(x) == 0:
         return 0, 0.0
     above = x[1:]
     if excluded is not None:
         above = torch.cat([above, x.new_tensor([max(float(excluded), float(x[-1]))])])
     below = x[: len(above)]
-    significant = (above >= AUTO_GAP * below) & (below <= AUTO_SMALL)
+    significant = (above >= gap * below) & (below <= small)
     if significant.any():
         j = int(torch.nonzero(significant).max())
         return j + 1, math.sqrt(float(below[j]) * float(above[j]))
-    if float(x[0]) <= AUTO_SMALL:
+    if warn and float(x[0]) <= small:
         warnings.warn(
-            f"{context}no significant gap (factor {AUTO_GAP:g}) among the small singular values "
+            f"{context}no significant gap (factor {gap:g}) among the small singular values "
             f"(smallest relative value {float(relative_values[0]):.2e}); returning no maps. "
             "Inspect the spectrum with return_info=True and pass a float threshold.",
             SpectrumWarning,
@@ -151,23 +165,14 @@ def _threshold_key(threshold) -> tuple:
 
 
 def _resolve_group(generators, discrete_generators) -> tuple[torch.Tensor, torch.Tensor | None]:
-    if isinstance(generators, Group):
-        if discrete_generators is not None:
-            raise ValueError(
-                "pass discrete generators either inside the Group or as discrete_generators, "
-                "not both"
-            )
-        L, H = generators.generators, generators.discrete_generators
-    else:
-        L = as_generators(generators, allow_complex=False)
-        H = as_discrete_generators(discrete_generators, L.shape[-1])
-        if H is not None and H.is_complex():
-            raise ValueError("discrete_generators are complex, but a real group is required here")
-    L = L.to(torch.float64)
-    if H is not None:
-        H = H.to(torch.float64)
-        if torch.linalg.matrix_rank(H).min() < H.shape[-1]:
-            raise ValueError("discrete_generators must be invertible matrices")
+    """(L, H) in float64 from generators (tensor, Symmetry, discovery result or known name) and
+    optional discrete elements; a real group is required."""
+    from .symmetry import Group, as_symmetry
+
+    sym = as_symmetry(generators, discrete_generators)
+    sym = Group(sym.generators, sym.discrete)  # real, invertible discrete elements
+    L = sym.generators.to(torch.float64)
+    H = None if sym.discrete is None else sym.discrete.to(torch.float64)
     return L, H
 
 
@@ -222,10 +227,36 @@ def _solve_canonical(factors, L, H, threshold) -> tuple[torch.Tensor, tuple]:
     return spectrum.vectors(rank), (values, scale, cut, rank, spectrum.method)
 
 
-def _pair_bases(rep_in: Rep, rep_out: Rep, generators, discrete_generators, threshold):
-    """Solve every distinct pair of summands once.
+class PairBases(NamedTuple):
+    """The per-pair solution behind :func:`equivariant_basis`, for layers that keep it in blocks.
 
-    Returns (L, blocks_in, blocks_out, {(out_factors, in_factors): (basis, PairInfo)}).
+    ``generators`` (c, n, n) and ``discrete_generators`` (k, n, n) or None: the group, float64.
+    ``blocks_in``, ``blocks_out``: ``Rep.blocks(n)`` of each rep, [(TensorRep, coordinates)].
+    ``bases``: {(out_factors, in_factors): (basis (|out|·|in|, r), PairInfo)}, one entry per
+    distinct pair of summand types; vec of the block map, row-major.
+    """
+
+    generators: torch.Tensor
+    discrete_generators: torch.Tensor | None
+    blocks_in: list
+    blocks_out: list
+    bases: dict
+
+
+def group_matrices(
+    generators, discrete_generators=None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(L (c, n, n), H (k, n, n) or None) in float64 from anything :func:`equivariant_basis`
+    accepts as a group (a real one, with invertible discrete elements)."""
+    return _resolve_group(generators, discrete_generators)
+
+
+def pair_bases(
+    rep_in: Rep, rep_out: Rep, generators, *, discrete_generators=None, threshold="auto"
+) -> PairBases:
+    """Solve every distinct pair of summand types of rep_in → rep_out once (cached on values).
+
+    The arguments are those of :func:`equivariant_basis`; it assembles the full basis from this.
     """
     for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
         if not isinstance(rep, Rep):
@@ -245,7 +276,7 @@ def _pair_bases(rep_in: Rep, rep_out: Rep, generators, discrete_generators, thre
                 solved[pair] = _solve_pair(
                     TensorRep(u.factors), TensorRep(t.factors), L, H, digest, threshold
                 )
-    return L, blocks_in, blocks_out, solved
+    return PairBases(L, H, blocks_in, blocks_out, solved)
 
 
 def equivariant_basis(
@@ -265,7 +296,8 @@ def equivariant_basis(
 
     Args:
         rep_in, rep_out: representations built from ``V`` and ``Scalar``.
-        generators: (c, n, n) real Lie algebra basis, or a :class:`~liegnn.reps.Group`.
+        generators: (c, n, n) real Lie algebra basis, a :class:`~liegnn.Symmetry` (with its
+            discrete elements), a discovery result or a known name (``"so(3)"``).
         discrete_generators: (k, n, n) group elements (parity, time reversal, ...) or None.
         threshold: a float t keeps the directions whose singular value is at most t times the
             largest singular value (of the constraint of each pair of summands); ``"auto"``
@@ -277,11 +309,12 @@ def equivariant_basis(
     Returns:
         (dim_out · dim_in, r) tensor with orthonormal columns, or a :class:`BasisInfo`.
     """
-    L, blocks_in, blocks_out, solved = _pair_bases(
-        rep_in, rep_out, generators, discrete_generators, threshold
+    _, _, blocks_in, blocks_out, solved = pair_bases(
+        rep_in, rep_out, generators, discrete_generators=discrete_generators, threshold=threshold
     )
     if dtype is None:
-        src = generators.generators if isinstance(generators, Group) else generators
+        carries = hasattr(generators, "generators") or hasattr(generators, "symmetry")
+        src = as_generators(generators) if carries else generators  # a Symmetry's own dtype
         dtype = src.dtype if isinstance(src, torch.Tensor) else torch.get_default_dtype()
     d_in = sum(len(i) for _, i in blocks_in)
     d_out = sum(len(j) for _, j in blocks_out)

@@ -207,3 +207,61 @@ def test_no_warning_for_a_single_exact_metric():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         solve_metric(lorentz(dtype=F64))
+
+
+def test_metric_does_not_depend_on_the_scale_of_one_channel():
+    # issue 13: a channel 100x larger than the others gave 4 "metrics" and cosine 0.707 with η
+    L = lorentz(dtype=F64)
+    L[3] *= 100
+    info = solve_metric(L, return_info=True)
+    assert info.nullity == 1
+    assert (info.J - ETA).abs().max() < 1e-12
+
+
+def test_metric_does_not_depend_on_the_scale_of_each_channel():
+    scales = torch.tensor([1e-3, 2.0, 50.0, 1.0, 7e4, 0.3], dtype=F64)[:, None, None]
+    L = lorentz(dtype=F64) * scales
+    info = solve_metric(L, return_info=True)
+    reference = solve_metric(lorentz(dtype=F64), return_info=True)
+    assert info.nullity == 1 and (info.J - ETA).abs().max() < 1e-12
+    assert torch.allclose(info.singular_values, reference.singular_values, atol=1e-12)
+    J = ETA + 0.1
+    assert metric_residual(L, J, normalize=True) == pytest.approx(
+        metric_residual(lorentz(dtype=F64), J), rel=1e-10
+    )
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e160, 1e200])
+def test_huge_and_tiny_generators_give_minkowski(scale):
+    # issue 13: 1e160 gave nullity 0, 1e200 a NaN residual
+    info = solve_metric(lorentz(dtype=F64) * scale, return_info=True)
+    assert info.nullity == 1
+    assert (info.J - ETA).abs().max() < 1e-12
+    assert 0 <= info.residual < 1e-12
+
+
+def test_discrete_generators_keep_only_the_metrics_they_preserve():
+    L = replicate(so(3, dtype=F64), 2)  # ⟨a, a⟩, ⟨b, b⟩, ⟨a, b⟩ without discrete elements
+    flip = torch.diag(torch.tensor([1.0, 1, 1, -1, -1, -1], dtype=F64))  # b ↦ −b
+    info = solve_metric(L, discrete_generators=flip, return_info=True)
+    assert info.nullity == 2  # ⟨a, b⟩ changes sign under the flip
+    a, b = [1.0] * 3 + [0.0] * 3, [0.0] * 3 + [1.0] * 3
+    expected = torch.stack([torch.diag(torch.tensor(d, dtype=F64)) for d in (a, b)])
+    assert (info.metrics - expected).abs().max() < 1e-12
+
+
+def test_invariant_forms_cut_is_the_auto_cut_of_its_relative_singular_values():
+    from liegnn.metric import invariant_forms
+    from liegnn.nullspace import auto_cut
+    from liegnn.reps import V
+
+    g = torch.Generator().manual_seed(0)
+    L = lorentz(dtype=F64) + 1e-4 * torch.randn(6, 4, 4, generator=g, dtype=F64)
+    D = (V * V).drho(L)  # forms on V ⊗ V: η_ab η_cd, η_ac η_bd, η_ad η_bc and ε_abcd
+    forms = invariant_forms(D)
+    assert forms.nullity == 4
+    assert auto_cut(forms.singular_values, warn=False) == (forms.nullity, forms.cut)
+    G = forms.forms[: forms.nullity]
+    assert torch.allclose(G, G.mT)
+    residual = D.mT[:, None] @ G[None] + G[None] @ D[:, None]
+    assert residual.abs().max() < 1e-2 * D.abs().max()

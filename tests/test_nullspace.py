@@ -145,8 +145,13 @@ def test_auto_cut_returns_no_maps_and_warns_without_a_gap():
         assert auto_cut(torch.tensor([0.3, 0.6, 1.0], dtype=torch.float64))[0] == 0
 
 
+def test_auto_finds_a_factor_five_gap_at_three_percent_noise():
+    # noise-level values ~3e-2 against the next ~0.2: a factor-5 gap, not a factor-10 one
+    assert equivariant_basis(V**4, Scalar, _noisy(L3, 1, sigma=0.03)).shape[1] == 3
+
+
 def test_auto_on_noise_close_to_the_spectrum_warns_and_returns_nothing():
-    L = _noisy(L3, 1, sigma=0.03)  # noise-level values 3e-2, next 0.3: no factor-10 gap
+    L = _noisy(LORENTZ, 1, sigma=0.03)  # small values without a factor-5 gap above them
     with pytest.warns(SpectrumWarning):
         assert equivariant_basis(V**4, Scalar, L).shape[1] == 0
 
@@ -286,9 +291,31 @@ def test_bad_input_is_rejected_with_a_named_problem():
     with pytest.raises(ValueError, match="invertible"):
         equivariant_basis(V, V, L3, discrete_generators=torch.zeros(3, 3))
     with pytest.raises(ValueError, match="not both"):
-        equivariant_basis(V, V, Group(L3), discrete_generators=-torch.eye(3))
+        equivariant_basis(V, V, Group(L3, -torch.eye(3)), discrete_generators=-torch.eye(3))
     for bad in ["big", -1.0, float("nan"), True]:
         with pytest.raises(ValueError, match="threshold"):
             equivariant_basis(V, V, L3, threshold=bad)
     with pytest.raises(TypeError, match="rep_in"):
         equivariant_basis(3, V, L3)
+
+
+def test_auto_cut_parameters_move_the_gap_rule():
+    values = torch.tensor([1e-12, 1e-4, 3e-2, 1.0], dtype=torch.float64)
+    assert auto_cut(values)[0] == 3  # 3e-2 ≤ 0.05 and a gap of 33 above it
+    assert auto_cut(values, small=1e-2)[0] == 2  # 3e-2 is no longer small: cut below it
+    assert auto_cut(values, gap=100.0)[0] == 2  # 33 is no longer a significant gap
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert auto_cut(torch.tensor([0.01, 0.02, 1.0]), gap=100.0, warn=False) == (0, 0.0)
+
+
+def test_pair_bases_assemble_to_the_equivariant_basis():
+    from liegnn.nullspace import pair_bases
+
+    solved = pair_bases(V + Scalar, V * V, L3)
+    assert solved.discrete_generators is None and solved.generators.dtype == torch.float64
+    full = equivariant_basis(V + Scalar, V * V, L3)
+    widths = [Q.shape[1] for Q, _ in solved.bases.values()]
+    assert sorted(widths) == [1, 1] and full.shape == (9 * 4, sum(widths))
+    Q, info = solved.bases[((1, 1), (1,))]  # V → V*V: the cross product
+    assert info.rank == 1 and Q.shape == (27, 1)

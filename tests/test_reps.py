@@ -143,3 +143,46 @@ def test_parse_rep_builds_the_written_rep(text, rep):
 def test_parse_rep_rejects_anything_but_rep_expressions(text):
     with pytest.raises(ValueError):
         parse_rep(text)
+
+
+def _lorentz_elements(k: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    w = 0.5 * torch.randn(k, 6, generator=g, dtype=torch.float64)
+    return torch.linalg.matrix_exp(torch.einsum("bi,ijk->bjk", w, LORENTZ))
+
+
+def test_tensor_square_acts_on_outer_products_as_g_x_x_transpose_g_transpose():
+    g = _lorentz_elements(5)
+    x = torch.randn(5, 4, dtype=torch.float64)
+    xx = (x[:, :, None] * x[:, None, :]).reshape(5, 16)
+    gx = (g @ x[..., None])[..., 0]
+    expected = (gx[:, :, None] * gx[:, None, :]).reshape(5, 16)
+    assert torch.allclose((V * V).act(g, xx), expected, atol=1e-10)
+
+
+def test_act_moves_every_point_and_leaves_masked_points():
+    g = _lorentz_elements(2, seed=1)
+    x = torch.randn(2, 3, 4, dtype=torch.float64)
+    mask = torch.tensor([[True, False, True], [True, True, False]])
+    out = V.act(g, x, mask)
+    for b in range(2):
+        for p in range(3):
+            expected = g[b] @ x[b, p] if mask[b, p] else x[b, p]
+            assert torch.allclose(out[b, p], expected)
+
+
+def test_dual_action_keeps_the_pairing_with_vectors():
+    g = _lorentz_elements(4, seed=2)
+    a, b = torch.randn(4, 4, dtype=torch.float64), torch.randn(4, 4, dtype=torch.float64)
+    pairing = (V.T.act(g, a) * V.act(g, b)).sum(-1)
+    assert torch.allclose(pairing, (a * b).sum(-1))
+
+
+def test_act_rejects_data_of_the_wrong_size():
+    with pytest.raises(ValueError, match=r"\(2, \.\.\., 16\)"):
+        (V * V).act(_lorentz_elements(2), torch.randn(2, 4, dtype=torch.float64))
+
+
+def test_defining_rep_needs_no_inverse():
+    h = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)  # singular
+    assert torch.equal(V.rho(h)[0], h)

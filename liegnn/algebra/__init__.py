@@ -26,6 +26,7 @@ from .compare import (
     subspace_similarity,
 )
 from .e3nn import irreps_generators, irreps_parity
+from .elements import group_elements, normalize_channels, sample_coefficients
 from .structure import (
     bracket,
     closure_error,
@@ -68,6 +69,10 @@ __all__ = [
     # canonical forms
     "canonicalize",
     "span_pivots",
+    # group elements
+    "group_elements",
+    "normalize_channels",
+    "sample_coefficients",
     # e3nn interop
     "irreps_generators",
     "irreps_parity",

@@ -12,7 +12,11 @@ Built-in actions (``as_action`` names):
   coordinates (n+1, n+1);
 - ``"image"``: images (N, C, H, W) resampled so their content moves by the affine map g
   (3, 3) of pixel coordinates about the image centre (x right, y down);
-- a callable ``rep(g) -> (N, m, m)``: a user representation, x ↦ rep(g) x on the last axis.
+- a callable ``rep(g) -> (N, m, m)``: a user representation, x ↦ rep(g) x on the last axis;
+- a :class:`liegnn.reps.Rep` such as ``V * V`` or ``V + Scalar``: x ↦ ρ_rep(g) x on the last axis.
+
+Every action on vectors transforms the data through :func:`liegnn.reps.act`, the one ρ of the
+library (also used by the augmentation and the equivariance tests of the solver).
 """
 
 from __future__ import annotations
@@ -22,33 +26,18 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ..reps import Rep, V, act
+
 __all__ = [
     "Action",
     "Affine",
     "Image",
     "MatrixRepresentation",
+    "RepAction",
     "Standard",
     "Trivial",
     "as_action",
 ]
-
-
-def _apply(M: torch.Tensor, x: torch.Tensor, point_mask: torch.Tensor | None) -> torch.Tensor:
-    if M.is_complex() and not x.is_complex():
-        x = x.to(M.dtype)
-    elif x.is_complex() and not M.is_complex():
-        M = M.to(x.dtype)
-    else:
-        M = M.to(x.dtype)
-    if x.ndim == 2:
-        out = torch.einsum("bij,bj->bi", M, x)
-    else:
-        lead = x.shape[1:-1]
-        flat = x.reshape(x.shape[0], -1, x.shape[-1])
-        out = torch.einsum("bij,bpj->bpi", M, flat).reshape(x.shape[0], *lead, M.shape[-2])
-    if point_mask is not None:
-        out = torch.where(point_mask[..., None], out, x)
-    return out
 
 
 class Action:
@@ -76,26 +65,12 @@ class Trivial(Action):
         return x
 
 
-class Standard(Action):
-    """ρ(g) x = g x on the last axis of every row (time step, point)."""
-
-    def __call__(self, g, x, point_mask=None):
-        return _apply(g, x, point_mask)
-
-    def check(self, x, n, name):
-        if x.ndim < 2 or x.shape[-1] != n:
-            raise ValueError(
-                f"{name} must have shape (N, {n}) or (N, T, {n}) for {n}×{n} generators, "
-                f"got {tuple(x.shape)}"
-            )
-
-
 class Affine(Action):
     """ρ(g) x = [g (x, 1)]_{:n}: affine maps from (n+1)×(n+1) generators in homogeneous form."""
 
     def __call__(self, g, x, point_mask=None):
         one = torch.ones_like(x[..., :1])
-        gx = _apply(g, torch.cat([x, one], dim=-1), None)[..., :-1]
+        gx = act(g, torch.cat([x, one], dim=-1))[..., :-1]
         if point_mask is not None:
             gx = torch.where(point_mask[..., None], gx, x)
         return gx
@@ -121,10 +96,50 @@ class MatrixRepresentation(Action):
                 f"the representation returned shape {tuple(R.shape)}; expected "
                 f"({g.shape[0]}, m, {x.shape[-1]}) for data of shape {tuple(x.shape)}"
             )
-        return _apply(R, x, point_mask)
+        return act(R, x, point_mask)
 
     def __repr__(self) -> str:
         return f"MatrixRepresentation({getattr(self.rep, '__name__', self.rep)!r})"
+
+
+class RepAction(Action):
+    """ρ_rep(g) x on the last axis for a representation of :mod:`liegnn.reps` (``V * V``, ...).
+
+    E.g. ``as_action(V * V)`` maps flattened outer products x xᵀ (N, n²) to (g x)(g x)ᵀ.
+    """
+
+    def __init__(self, rep: Rep):
+        self.rep = rep
+        self.trivial = all(t.is_scalar for t, _ in rep.blocks(rep.n or 1))
+
+    def __call__(self, g, x, point_mask=None):
+        return self.rep.act(g, x, point_mask)
+
+    def check(self, x, n, name):
+        self.rep.check_n(n)
+        d = self.rep.size(n)
+        if x.ndim < 2 or x.shape[-1] != d:
+            raise ValueError(
+                f"{name} must have shape (N, {d}) or (N, T, {d}) for the representation "
+                f"{self.rep!r} of {n}×{n} generators, got {tuple(x.shape)}"
+            )
+
+    def __repr__(self) -> str:
+        return f"RepAction({self.rep!r})"
+
+
+class Standard(RepAction):
+    """ρ(g) x = g x on the last axis of every row (time step, point): ρ_V of :mod:`liegnn.reps`,
+    applied to g directly (any matrices, real or complex: no ρ to build)."""
+
+    def __init__(self):
+        super().__init__(V)
+
+    def __call__(self, g, x, point_mask=None):
+        return act(g, x, point_mask)
+
+    def __repr__(self) -> str:
+        return "Standard()"
 
 
 class Image(Action):
@@ -164,11 +179,14 @@ _NAMES = {
 
 
 def as_action(spec) -> Action:
-    """An :class:`Action` from a name, a callable representation g ↦ ρ(g), or an Action."""
+    """An :class:`Action` from a name, a :class:`~liegnn.reps.Rep`, a callable representation
+    g ↦ ρ(g), or an Action."""
     if spec is None:
         return Trivial()
     if isinstance(spec, Action):
         return spec
+    if isinstance(spec, Rep):
+        return RepAction(spec)
     if isinstance(spec, str):
         if spec.lower() not in _NAMES:
             raise ValueError(f"unknown action {spec!r}; choose one of {sorted(_NAMES)}")
@@ -176,5 +194,5 @@ def as_action(spec) -> Action:
     if callable(spec):
         return MatrixRepresentation(spec)
     raise ValueError(
-        f"an action must be a name, a callable g -> rho(g), or an Action; got {spec!r}"
+        f"an action must be a name, a Rep, a callable g -> rho(g), or an Action; got {spec!r}"
     )

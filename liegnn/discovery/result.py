@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .._atomic import atomic_path
 from .._optional import require
 from .._validation import as_generators
-from ._io import atomic_torch_save, load_tensors
+from ..io import load_tensors, save_tensors
 
 __all__ = ["DiscoveryResult", "load_generators"]
 
@@ -49,6 +47,18 @@ class DiscoveryResult:
     def n(self) -> int:
         return self.generators.shape[-1]
 
+    @property
+    def symmetry(self):
+        """The found symmetry as a :class:`~liegnn.Symmetry` value: the generators, acting by
+        the run's ρ_X when that is ``"standard"`` or ``"affine"`` (else the defining rep).
+        Every consumer takes it:
+        ``solve_metric(result.symmetry)``, ``LieGNN(result.symmetry, ...)``, ``EMLP``, …"""
+        from ..symmetry import Symmetry
+
+        rep = str(self.config.get("rep_x", "standard")).strip("()").lower()
+        rep = "affine" if rep.startswith("affine") else "standard"
+        return Symmetry(self.generators, rep=rep, name=self.config.get("method", "discovered"))
+
     def canonical(self, **options) -> torch.Tensor:
         """A readable basis of the same span (:func:`liegnn.algebra.canonicalize`)."""
         from ..algebra.canonical import canonicalize
@@ -57,9 +67,9 @@ class DiscoveryResult:
 
     def normalized(self) -> torch.Tensor:
         """Each channel scaled to Frobenius norm √n (the scale of a basis is arbitrary)."""
-        L = self.generators
-        norm = torch.linalg.vector_norm(L.flatten(1), dim=1).clamp_min(1e-12)
-        return L / norm[:, None, None] * self.n**0.5
+        from ..algebra.elements import normalize_channels
+
+        return normalize_channels(self.generators)
 
     def compare(self, truth, *, match: bool | None = None) -> dict:
         """Similarity to a ground-truth basis (c', n, n), via :mod:`liegnn.algebra`.
@@ -125,25 +135,13 @@ class DiscoveryResult:
     def save(self, path: str | os.PathLike) -> None:
         """Write the result atomically: ``.safetensors`` (tensors + JSON metadata) or otherwise a
         torch file readable with ``weights_only=True`` (no arbitrary pickle either way)."""
-        path = Path(path)
         tensors = {"generators": self.generators}
         if self.elements is not None:
             tensors["elements"] = self.elements.detach().cpu()
         for k, v in self.coefficients.items():
             tensors[f"coefficients.{k}"] = v.detach().cpu()
         meta = {"format": _FORMAT, "history": self.history, "config": self.config}
-        if path.suffix == ".safetensors":
-            st = require("safetensors.torch", "io")
-            complex_keys = [k for k, v in tensors.items() if v.is_complex()]
-            flat = {
-                k: (torch.view_as_real(v) if v.is_complex() else v).contiguous()
-                for k, v in tensors.items()
-            }
-            meta["complex"] = complex_keys
-            with atomic_path(path) as tmp:
-                st.save_file(flat, str(tmp), metadata={"liegnn": json.dumps(meta)})
-        else:
-            atomic_torch_save({"tensors": tensors, "meta": json.dumps(meta)}, path)
+        save_tensors(path, tensors, meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DiscoveryResult:

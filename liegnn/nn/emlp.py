@@ -14,8 +14,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..nullspace import _pair_bases, equivariant_basis
-from ..reps import Group, Rep, Scalar, TensorRep, V
+from ..metric import invariant_forms
+from ..nullspace import group_matrices, pair_bases
+from ..reps import Rep, Scalar, TensorRep, V
+from ..symmetry import Group
+from .psi import psi
 
 __all__ = ["EMLP", "EquivariantLinear", "GatedNonlinearity", "QuadraticInvariants", "gated"]
 
@@ -29,11 +32,11 @@ def _grouped(blocks) -> dict[tuple, torch.Tensor]:
 
 
 def _group(generators, discrete_generators) -> Group:
-    if isinstance(generators, Group):
-        if discrete_generators is not None:
-            raise ValueError("pass discrete generators inside the Group or separately, not both")
-        return generators
-    return Group(generators, discrete_generators)
+    """The real group of a tensor, Symmetry, discovery result or known name (+ discrete ones)."""
+    from ..symmetry import as_symmetry
+
+    sym = as_symmetry(generators, discrete_generators)
+    return Group(sym.generators, sym.discrete)
 
 
 class EquivariantLinear(nn.Module):
@@ -56,7 +59,9 @@ class EquivariantLinear(nn.Module):
         super().__init__()
         self.rep_in, self.rep_out, self.threshold = rep_in, rep_out, threshold
         self.register_buffer("_anchor", torch.zeros(0), persistent=False)  # dtype and device
-        _, blocks_in, blocks_out, solved = _pair_bases(rep_in, rep_out, group, None, threshold)
+        _, _, blocks_in, blocks_out, solved = pair_bases(
+            rep_in, rep_out, group, threshold=threshold
+        )
         self.dim_in = sum(len(i) for _, i in blocks_in)
         self.dim_out = sum(len(i) for _, i in blocks_out)
         ins, outs = _grouped(blocks_in), _grouped(blocks_out)
@@ -80,7 +85,7 @@ class EquivariantLinear(nn.Module):
         self.biases = nn.ParameterList()
         self._n_bias = 0
         if bias:
-            _, _, blocks_b, solved_b = _pair_bases(Scalar, rep_out, group, None, threshold)
+            _, _, _, blocks_b, solved_b = pair_bases(Scalar, rep_out, group, threshold=threshold)
             for (fo, _), (q, _) in solved_b.items():
                 if q.shape[1] == 0:
                     continue
@@ -161,41 +166,26 @@ class GatedNonlinearity(nn.Module):
         return z[..., : self.dim] * torch.sigmoid(z[..., self.gate_index])
 
 
-def _psi(a: torch.Tensor) -> torch.Tensor:
-    """ψ(a) = sign(a) log(1 + |a|): tames Minkowski products under boosts."""
-    return torch.sign(a) * torch.log1p(a.abs())
-
-
 class QuadraticInvariants(nn.Module):
     """ψ(x_aᵀ G_k x_a) for each non-scalar summand x_a and each symmetric invariant bilinear form
-    G_k of its type (from ``equivariant_basis(T*T, Scalar)``). Input (..., dim), output
-    (..., n_invariants)."""
+    G_k of its type T: dρ_T(L_i)ᵀG + G dρ_T(L_i) = 0 and ρ_T(h_j)ᵀGρ_T(h_j) = G, solved by
+    :func:`liegnn.metric.invariant_forms` (the solver behind ``solve_metric``; ``threshold`` is
+    its ``tol``), ψ of :mod:`liegnn.nn.psi`. Input (..., dim), output (..., n_invariants)."""
 
     def __init__(self, rep: Rep, group: Group, threshold="auto"):
         super().__init__()
         self.n_invariants = 0
         self._types = 0
         dtype = torch.get_default_dtype()
-        for factors, idx in _grouped(rep.blocks(group.n)).items():
+        L, H = group_matrices(group)
+        for factors, idx in _grouped(rep.blocks(L.shape[-1])).items():
             if not factors:
                 continue
             T = TensorRep(factors)
-            # float64 whatever the generators' dtype: symmetrising the antisymmetric forms must
-            # give exact zeros, or their float32 rounding survives the rank cut below as
-            # spurious, non-invariant "forms"
-            forms = equivariant_basis(
-                T * T, Scalar, group, threshold=threshold, dtype=torch.float64
-            )
-            d = idx.shape[1]
-            G = forms.T.reshape(-1, d, d)
-            G = (G + G.transpose(-1, -2)) / 2  # only the symmetric part survives xᵀGx
-            if G.shape[0] == 0:
+            solved = invariant_forms(T.drho(L), None if H is None else T.rho(H), tol=threshold)
+            if solved.nullity == 0:
                 continue
-            U, s, _ = torch.linalg.svd(G.reshape(G.shape[0], -1).T, full_matrices=False)
-            keep = s > 1e-8 * s.max() if s.numel() and s.max() > 0 else s > 0
-            if not keep.any():
-                continue
-            G = U[:, keep].T.reshape(-1, d, d)
+            G = solved.forms[: solved.nullity]  # (k, d, d), Frobenius-orthonormal, symmetric
             self.register_buffer(f"forms_{self._types}", G.to(dtype))
             self.register_buffer(f"index_{self._types}", idx)
             self.n_invariants += len(idx) * G.shape[0]
@@ -206,7 +196,7 @@ class QuadraticInvariants(nn.Module):
         for k in range(self._types):
             xs = x[..., getattr(self, f"index_{k}")]  # (..., copies, d)
             q = torch.einsum("...ai,kij,...aj->...ak", xs, getattr(self, f"forms_{k}"), xs)
-            out.append(_psi(q).flatten(-2))
+            out.append(psi(q).flatten(-2))
         return torch.cat(out, dim=-1)
 
 
@@ -244,7 +234,8 @@ class EMLP(nn.Module):
 
     Args:
         rep_in, rep_out: input and output representations.
-        generators: (c, n, n) Lie algebra basis, or a :class:`~liegnn.reps.Group`.
+        generators: (c, n, n) Lie algebra basis, a :class:`~liegnn.Symmetry` (its discrete
+            elements included), a discovery result or a known name.
         hidden: the hidden representation (e.g. ``32*V + 16*Scalar``) or an integer: about that
             many dimensions split evenly over Scalar, V and V**2.
         n_layers: number of hidden blocks.

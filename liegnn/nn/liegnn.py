@@ -29,8 +29,10 @@ class LieGNN(nn.Module):
     the last block); :meth:`egnn` gives EGNN.
 
     Args:
-        metric (str or torch.Tensor): J: ``"minkowski"``, ``"euclidean"`` or an (n, n) tensor
-            (e.g. from :func:`liegnn.solve_metric`). (default: ``"minkowski"``)
+        metric (str, torch.Tensor or Symmetry): J: ``"minkowski"``, ``"euclidean"``, an (n, n)
+            tensor (e.g. from :func:`liegnn.solve_metric`), or a symmetry whose invariant metric
+            is used: a :class:`~liegnn.Symmetry`, a discovery result (``LieGAN(...).fit(x)``)
+            or a known algebra's name such as ``"so(1,3)"``. (default: ``"minkowski"``)
         in_scalars (int): number S of node scalars ``data.x``. (default: ``2``)
         hidden (int): channels F. (default: ``72``)
         n_layers (int): number of blocks. (default: ``6``)
@@ -48,14 +50,14 @@ class LieGNN(nn.Module):
             ``clamp``).
 
     Shapes:
-        - **input:** a PyG ``Data``/``Batch`` with ``x`` (|V|, S), ``pos`` (|V|, n),
-          ``edge_index`` (2, |E|) (built as complete graphs when missing), ``batch`` (|V|)
+        - **input:** ``x`` (|V|, S), ``pos`` (|V|, n), ``edge_index`` (2, |E|) (built as
+          complete graphs when None), ``batch`` (|V|); or a PyG ``Data``/``Batch`` holding them
         - **output:** (num_graphs, out_dim), or (|V|, out_dim) for ``task="node"``
     """
 
     def __init__(
         self,
-        metric: str | Tensor = "minkowski",
+        metric="minkowski",
         in_scalars: int = 2,
         hidden: int = 72,
         n_layers: int = 6,
@@ -111,21 +113,65 @@ class LieGNN(nn.Module):
             h, pos = conv(h, pos, edge_index, x)
         return h, pos
 
-    def forward(self, data) -> Tensor:
-        x, pos = getattr(data, "x", None), getattr(data, "pos", None)
+    def reset_parameters(self) -> None:
+        """Re-initialise every learnable layer (the metric J keeps its value)."""
+        self.embedding.reset_parameters()
+        for conv in self.convs:
+            conv.reset_parameters()
+        for layer in self.decoder:
+            if hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
+
+    def forward(
+        self,
+        x,
+        pos: Tensor | None = None,
+        edge_index: Tensor | None = None,
+        batch: Tensor | None = None,
+        num_graphs: int | None = None,
+    ) -> Tensor:
+        r"""Outputs per graph (or per node for ``task="node"``).
+
+        Called as PyG models are, ``model(x, pos, edge_index, batch)``, or with one
+        ``Data``/``Batch`` holding those attributes, ``model(data)``.
+
+        Args:
+            x: node scalars (|V|, S), or a ``Data``/``Batch``.
+            pos: node vectors (|V|, n).
+            edge_index: (2, |E|); complete graphs without self loops per graph when None.
+            batch: graph index per node (|V|), sorted; one graph when None.
+            num_graphs: number of graphs (avoids a device sync); from ``batch`` when None.
+        """
+        if not isinstance(x, Tensor):
+            data = x
+            if pos is not None:
+                raise ValueError("pass either a Data/Batch or the tensors (x, pos, ...), not both")
+            x, pos = getattr(data, "x", None), getattr(data, "pos", None)
+            edge_index = getattr(data, "edge_index", None)
+            batch = getattr(data, "batch", None)
+            num_graphs = getattr(data, "num_graphs", None)
         if x is None or pos is None:
-            raise ValueError("LieGNN needs data.x (node scalars) and data.pos (node vectors)")
+            raise ValueError("LieGNN needs x (node scalars) and pos (node vectors)")
         if x.dim() != 2 or x.size(-1) != self.in_scalars:
             raise ValueError(
-                f"data.x must have shape (num_nodes, {self.in_scalars}), got {tuple(x.shape)}"
+                f"x must have shape (num_nodes, {self.in_scalars}), got {tuple(x.shape)}"
             )
         if x.size(0) == 0:
             raise ValueError("LieGNN got an empty batch (no nodes)")
-        batch = getattr(data, "batch", None)
+        n = self.metric.dim
+        if pos.dim() != 2 or pos.shape != (x.size(0), n):
+            raise ValueError(
+                f"pos must have shape (num_nodes, {n}) = ({x.size(0)}, {n}) to match x and the "
+                f"metric, got {tuple(pos.shape)}"
+            )
         if batch is None:
             batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
-        num_graphs = getattr(data, "num_graphs", None) or int(batch.max()) + 1
-        edge_index = getattr(data, "edge_index", None)
+        elif batch.shape != (x.size(0),):
+            raise ValueError(
+                f"batch must have shape (num_nodes,) = ({x.size(0)},), got {tuple(batch.shape)}"
+            )
+        if num_graphs is None:
+            num_graphs = int(batch.max()) + 1
         if edge_index is None:
             edge_index = complete_graph_from_batch(batch, num_graphs).to(x.device)
         h, _ = self.encode(x, pos.to(x.dtype), edge_index)

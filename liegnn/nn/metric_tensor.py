@@ -20,8 +20,11 @@ def resolve_metric(
 
     Args:
         metric: ``"minkowski"`` (η = diag(1, −1, …, −1), n = ``dim`` or 4, the (E, px, py, pz)
-            convention), ``"euclidean"`` (I, n = ``dim`` or 3), or an (n, n) tensor / array, e.g.
-            the output of :func:`liegnn.solve_metric`.
+            convention), ``"euclidean"`` (I, n = ``dim`` or 3), an (n, n) tensor / array, e.g.
+            the output of :func:`liegnn.solve_metric`, or a symmetry (a :class:`~liegnn.Symmetry`,
+            a discovery result, a known algebra's name such as ``"so(1,3)"``) whose invariant
+            metric :meth:`~liegnn.Symmetry.metric` is used. A tensor is always J itself: wrap
+            generators (c, n, n) as ``Symmetry(generators)``.
         dim: the dimension n for a named metric; for a tensor, checked against its size.
         dtype: floating dtype of the result (default: the tensor's own, else torch's default).
 
@@ -29,10 +32,26 @@ def resolve_metric(
         ValueError: an unknown name, a non-square, non-finite, non-symmetric or singular matrix,
             or a ``dim`` that disagrees with the tensor.
     """
+    if not isinstance(metric, str | torch.Tensor) and (
+        hasattr(metric, "generators") or hasattr(metric, "symmetry")
+    ):  # a Symmetry or a discovery result: its invariant metric
+        from ..symmetry import as_symmetry
+
+        J = as_symmetry(metric).metric()  # float32 modules get a float32 J, as for a name
+        return resolve_metric(J, dim, dtype=dtype or torch.get_default_dtype())
+    if isinstance(metric, str) and metric.lower() not in METRIC_NAMES:
+        from ..symmetry import Symmetry
+
+        try:
+            sym = Symmetry.known(metric)
+        except ValueError:
+            raise ValueError(
+                f"unknown metric {metric!r}; use one of {METRIC_NAMES}, a known algebra's name "
+                "(so(1,3), so(3), ...), a Symmetry or a tensor"
+            ) from None
+        return resolve_metric(sym.metric(), dim, dtype=dtype or torch.get_default_dtype())
     if isinstance(metric, str):
         name = metric.lower()
-        if name not in METRIC_NAMES:
-            raise ValueError(f"unknown metric {metric!r}; use one of {METRIC_NAMES} or a tensor")
         n = dim if dim is not None else (4 if name == "minkowski" else 3)
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
@@ -49,7 +68,8 @@ def resolve_metric(
     if dtype is not None:
         J = J.to(dtype)
     if J.ndim != 2 or J.shape[0] != J.shape[1] or J.shape[0] < 1:
-        raise ValueError(f"metric must be a square (n, n) matrix, got shape {tuple(J.shape)}")
+        hint = "; for generators (c, n, n) pass Symmetry(generators)" if J.ndim == 3 else ""
+        raise ValueError(f"metric must be a square (n, n) matrix, got shape {tuple(J.shape)}{hint}")
     if dim is not None and J.shape[0] != dim:
         raise ValueError(f"metric has size {J.shape[0]}, but dim={dim} was given")
     eps = torch.finfo(J.dtype).eps

@@ -7,6 +7,11 @@ with fresh coefficients w for every example and step. Training f̃ on (x, y) tra
 transformed pairs (ρ_X(g) x, ρ_Y(g) y) (exactly so when the loss is invariant under ρ_Y, as L1
 and L2 are for rotations); for an invariant target ρ_Y is trivial. In evaluation f̃ = f, or the
 average of f̃ over ``eval_samples`` draws (symmetrisation).
+
+The pieces are the library's own: coefficients and g from :mod:`liegnn.algebra.elements`
+(``group_elements``, ``sample_coefficients`` and ``normalize_generators`` =
+:func:`liegnn.algebra.normalize_channels` stay importable from here), and ρ_X, ρ_Y from
+:mod:`liegnn.discovery.actions` (``Standard``, or ``Affine`` for homogeneous coordinates).
 """
 
 from __future__ import annotations
@@ -18,57 +23,18 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import as_generators
-
-DISTRIBUTIONS = ("uniform", "normal")
-
-
-def sample_coefficients(
-    n_samples: int,
-    n_channels: int,
-    distribution: str = "uniform",
-    scale: float = math.pi,
-    *,
-    device: torch.device | None = None,
-    dtype: torch.dtype = torch.float64,
-) -> Tensor:
-    """Coefficients w (n_samples, n_channels): U[−scale, scale] or N(0, scale²), drawn from
-    torch's global generator (so a seed and a checkpointed RNG state reproduce them)."""
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale!r}")
-    w = torch.rand if distribution == "uniform" else torch.randn
-    w = w(n_samples, n_channels, device=device, dtype=dtype)
-    return (2 * w - 1) * scale if distribution == "uniform" else w * scale
+from ..algebra.elements import (
+    DISTRIBUTIONS,
+    group_elements,
+    sample_coefficients,
+)
+from ..algebra.elements import normalize_channels as normalize_generators
+from ..discovery.actions import Affine, Standard
+from ..symmetry import Group, as_symmetry
 
 
-def group_elements(generators: Tensor, coefficients: Tensor) -> Tensor:
-    """g = exp(Σ_i w_i L_i) for each row of ``coefficients`` (N, c) and ``generators``
-    (c, n, n): returns (N, n, n)."""
-    if coefficients.dim() != 2 or coefficients.shape[1] != generators.shape[0]:
-        raise ValueError(
-            f"coefficients must have shape (N, {generators.shape[0]}), "
-            f"got {tuple(coefficients.shape)}"
-        )
-    return torch.linalg.matrix_exp(torch.einsum("bc,cij->bij", coefficients, generators))
-
-
-def normalize_generators(generators: Tensor) -> Tensor:
-    """Scale each L_i to Frobenius norm √n, so that exp(θ L) for a generator of rotations of
-    every 2-plane (such as the N-body so(2)) is the rotation by θ."""
-    norm = torch.linalg.vector_norm(generators.flatten(1), dim=1).clamp_min(1e-12)
-    return generators / norm[:, None, None] * generators.shape[-1] ** 0.5
-
-
-def _act(g: Tensor, v: Tensor, affine: bool) -> Tensor:
-    """ρ(g) v on the last axis of v (N, ..., n) with g (N, n, n), or (N, ..., n − 1) when
-    ``affine`` (v ↦ first n − 1 entries of g (v, 1))."""
-    if affine:
-        v = torch.cat([v, v.new_ones(*v.shape[:-1], 1)], dim=-1)
-    shape = v.shape
-    out = torch.einsum("nij,nkj->nki", g.to(v.dtype), v.reshape(shape[0], -1, shape[-1]))
-    out = out.reshape(shape)
-    return out[..., :-1] if affine else out
+def _float64(t: Tensor | None) -> Tensor | None:
+    return None if t is None else t.to(torch.float64)
 
 
 class SymmetryAugmentation(nn.Module):
@@ -77,15 +43,19 @@ class SymmetryAugmentation(nn.Module):
     Args:
         model: f. Its input is a tensor (N, ..., n) (the group acts on the last axis of every
             row) or a PyG batch (the group acts on ``pos`` (|V|, n), one g per graph).
-        generators: (c, n, n) the L_i acting on the input (ρ_X), e.g. a discovered basis.
-        out_generators: (c, m, m) the same algebra acting on the output (ρ_Y), None for an
-            invariant target. Row i must represent the same element as ``generators[i]``.
+        generators: the group acting on the input (ρ_X): a :class:`~liegnn.Symmetry` (e.g.
+            ``result.symmetry`` of a discovery run; its discrete elements are applied too, each
+            with probability ½), a discovery result, a known name, or (c, n, n) generators L_i.
+        out_generators: the same group acting on the output (ρ_Y), None for an invariant
+            target: (c, m, m) generators whose row i represents the same element as
+            ``generators[i]``, or a Symmetry whose discrete elements correspond to the input's.
         distribution: ``"uniform"`` (w ~ U[−scale, scale]) or ``"normal"`` (N(0, scale²)).
         scale: width of the coefficient distribution. (default: π)
         normalize: rescale every channel to Frobenius norm √n first (the output channels by
             the same factors). (default: ``True``)
         affine: the input vectors v are affine coordinates (v, 1): generators are
-            (n + 1) × (n + 1) (e.g. se(3) on atom positions). (default: ``False``)
+            (n + 1) × (n + 1) (e.g. se(3) on atom positions). (default: ``None``: the
+            symmetry's own ``rep``, i.e. ``True`` for an affine Symmetry, else ``False``)
         eval_samples: in eval mode, average f̃ over this many draws; 0 gives f̃ = f.
             (default: ``0``)
     """
@@ -99,32 +69,51 @@ class SymmetryAugmentation(nn.Module):
         distribution: str = "uniform",
         scale: float = math.pi,
         normalize: bool = True,
-        affine: bool = False,
+        affine: bool | None = None,
         eval_samples: int = 0,
     ):
         super().__init__()
-        L = as_generators(generators, allow_complex=False, dtype=torch.float64)
+        sym = Group(as_symmetry(generators).generators, as_symmetry(generators).discrete)
+        if affine is None:
+            affine = as_symmetry(generators).rep == "affine"
+        L = sym.generators.to(torch.float64)
         factor = torch.ones(L.shape[0], dtype=torch.float64)
-        if normalize:
+        if normalize and L.shape[0]:
             factor = normalize_generators(L).flatten(1).norm(dim=1) / L.flatten(1).norm(dim=1)
         self.register_buffer("generators", L * factor[:, None, None])
+        self.register_buffer("discrete", _float64(sym.discrete))
+        self.register_buffer("out_generators", None)
+        self.register_buffer("out_discrete", None)
         if out_generators is not None:
-            M = as_generators(
-                out_generators, name="out_generators", allow_complex=False, dtype=torch.float64
+            out = as_symmetry(out_generators)
+            M = (
+                as_generators(
+                    out.generators, name="out_generators", allow_complex=False, dtype=torch.float64
+                )
+                if out.n_channels
+                else out.generators.to(torch.float64)
             )
             if M.shape[0] != L.shape[0]:
                 raise ValueError(
                     f"out_generators has {M.shape[0]} channels, generators {L.shape[0]}"
                 )
+            k_in = 0 if sym.discrete is None else len(sym.discrete)
+            k_out = 0 if out.discrete is None else len(out.discrete)
+            if k_in != k_out:
+                raise ValueError(
+                    f"the input symmetry has {k_in} discrete elements, the output's {k_out}: "
+                    "each input element needs its action on the output"
+                )
             self.register_buffer("out_generators", M * factor[:, None, None])
-        else:
-            self.out_generators = None
+            self.register_buffer("out_discrete", _float64(out.discrete))
         sample_coefficients(1, 1, distribution, scale)  # validates both
         if not isinstance(eval_samples, int) or eval_samples < 0:
             raise ValueError(f"eval_samples must be a non-negative integer, got {eval_samples!r}")
         self.model = model
         self.distribution, self.scale = distribution, float(scale)
         self.affine, self.eval_samples = affine, eval_samples
+        self.action = Affine() if affine else Standard()
+        self.out_action = Standard()
 
     @property
     def n(self) -> int:
@@ -132,11 +121,20 @@ class SymmetryAugmentation(nn.Module):
         return self.generators.shape[-1] - int(self.affine)
 
     def _draw(self, count: int, device) -> tuple[Tensor, Tensor | None]:
+        """g = exp(Σ w_i L_i) · Π_j h_j^{b_j} with b_j ~ Bernoulli(½), and ρ_Y(g)⁻¹."""
         w = sample_coefficients(
             count, self.generators.shape[0], self.distribution, self.scale, device=device
         )
         g = group_elements(self.generators, w)
         g_out_inv = None if self.out_generators is None else group_elements(self.out_generators, -w)
+        if self.discrete is not None:
+            picks = torch.rand(count, len(self.discrete), device=device) < 0.5
+            for j, h in enumerate(self.discrete):
+                pick = picks[:, j, None, None]
+                g = torch.where(pick, g @ h, g)
+                if g_out_inv is not None:  # (A h')⁻¹ = h'⁻¹ A⁻¹
+                    h_inv = torch.linalg.inv(self.out_discrete[j])
+                    g_out_inv = torch.where(pick, h_inv @ g_out_inv, g_out_inv)
         return g, g_out_inv
 
     def _transformed(self, x) -> Tensor:
@@ -146,7 +144,7 @@ class SymmetryAugmentation(nn.Module):
                     f"input's last axis has size {x.shape[-1]}, the group acts on {self.n}"
                 )
             g, g_out_inv = self._draw(x.shape[0], x.device)
-            y = self.model(_act(g, x, self.affine))
+            y = self.model(self.action(g, x))
         else:
             pos = getattr(x, "pos", None)
             if pos is None or pos.shape[-1] != self.n:
@@ -157,7 +155,7 @@ class SymmetryAugmentation(nn.Module):
             num_graphs = getattr(x, "num_graphs", None) or int(batch.max()) + 1
             g, g_out_inv = self._draw(num_graphs, pos.device)
             x = copy.copy(x)
-            x.pos = _act(g[batch], pos[:, None, :], self.affine)[:, 0]
+            x.pos = self.action(g[batch], pos)
             y = self.model(x)
         if g_out_inv is None:
             return y
@@ -166,7 +164,7 @@ class SymmetryAugmentation(nn.Module):
                 f"output of shape {tuple(y.shape)} does not carry the output representation "
                 f"of size {g_out_inv.shape[-1]} per example"
             )
-        return _act(g_out_inv, y, False)
+        return self.out_action(g_out_inv, y)
 
     def forward(self, x) -> Tensor:
         if self.training:
@@ -181,7 +179,9 @@ class SymmetryAugmentation(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"channels={self.generators.shape[0]}, n={self.n}, affine={self.affine}, "
+            f"channels={self.generators.shape[0]}, "
+            f"discrete={0 if self.discrete is None else len(self.discrete)}, "
+            f"n={self.n}, affine={self.affine}, "
             f"distribution={self.distribution!r}, scale={self.scale:.4g}, "
             f"equivariant_output={self.out_generators is not None}, "
             f"eval_samples={self.eval_samples}"
@@ -189,6 +189,7 @@ class SymmetryAugmentation(nn.Module):
 
 
 __all__ = [
+    "DISTRIBUTIONS",
     "SymmetryAugmentation",
     "group_elements",
     "normalize_generators",

@@ -87,3 +87,27 @@ def test_actions_check_shapes_naming_the_data():
         Affine().check(torch.randn(5, 4), 4, "x")
     with pytest.raises(ValueError, match="unknown action"):
         as_action("rotation")
+
+
+def test_rep_action_of_v_times_v_on_flattened_outer_products():
+    from liegnn.reps import V
+
+    g = torch.linalg.matrix_exp(0.3 * torch.randn(6, 3, 3, dtype=torch.float64))
+    x = torch.randn(6, 3, dtype=torch.float64)
+    xx = (x[:, :, None] * x[:, None, :]).reshape(6, 9)
+    gx = Standard()(g, x)
+    action = as_action(V * V)
+    assert not action.trivial
+    assert torch.allclose(action(g, xx), (gx[:, :, None] * gx[:, None, :]).reshape(6, 9))
+    action.check(xx, 3, "x")
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 9\)"):
+        action.check(x, 3, "x")
+
+
+def test_rep_action_of_scalars_is_trivial_and_of_v_is_standard():
+    from liegnn.reps import Scalar, V
+
+    assert as_action(2 * Scalar).trivial
+    g = torch.randn(4, 3, 3, dtype=torch.float64)
+    x = torch.randn(4, 5, 3, dtype=torch.float64)
+    assert torch.allclose(as_action(V)(g, x), Standard()(g, x))

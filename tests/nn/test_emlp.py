@@ -181,3 +181,40 @@ def test_emlp_with_float32_generators_is_equivariant_to_float32_rounding():
     out_of_turned = model(x @ torch.block_diag(*[g] * 5).T)
     turned_out = model(x) @ torch.block_diag(*[g] * 3).T
     assert (out_of_turned - turned_out).norm() / turned_out.norm() < 1e-5
+
+
+def test_quadratic_invariant_of_a_lorentz_vector_is_the_minkowski_norm():
+    from liegnn.nn.emlp import QuadraticInvariants
+
+    q = QuadraticInvariants(V, Group(LORENTZ))
+    G = q.forms_0[0]
+    assert q.n_invariants == 1
+    assert torch.allclose(G / G[0, 0], ETA, atol=1e-12)  # the metric solve_metric returns
+
+
+def test_quadratic_invariants_of_tensors_are_invariant_and_respect_discrete_elements():
+    from liegnn.nn.emlp import QuadraticInvariants
+
+    # G_(ab)(cd) on V ⊗ V: η_ab η_cd, η_ac η_bd, η_ad η_bc and ε_abcd; parity flips the sign of ε
+    P, T = ETA, -ETA
+    h = _group_element(LORENTZ, 5, scale=0.5, discrete=P)  # a boost times parity
+    x = torch.randn(16, 16)
+    for group, count, parity_invariant in [
+        (Group(LORENTZ), 4, False),
+        (Group(LORENTZ, torch.stack([P, T])), 3, True),
+    ]:
+        q = QuadraticInvariants(V * V, group)
+        assert q.n_invariants == count
+        with torch.no_grad():
+            before, after = q(x), q(x @ (V * V).rho(h)[0].T)
+        assert torch.allclose(before, after, atol=1e-8, rtol=1e-8) == parity_invariant
+
+
+def test_quadratic_invariants_keep_every_form_of_a_rep_the_group_does_not_move():
+    from liegnn.algebra import scaling
+    from liegnn.nn.emlp import QuadraticInvariants
+
+    # scaling x ↦ e^t x acts trivially on V ⊗ V*: all 45 symmetric forms on R⁹ are invariant
+    q = QuadraticInvariants(V * V.T, Group(scaling(3, dtype=torch.float64)))
+    assert q.n_invariants == 45
+    assert q(torch.randn(4, 9)).shape == (4, 45)

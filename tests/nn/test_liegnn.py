@@ -312,3 +312,56 @@ def test_trains_in_a_plain_pyg_loop_with_dataloader():
 
 def test_conv_is_the_building_block():
     assert all(isinstance(c, LieGNNConv) for c in LieGNN("minkowski", hidden=8, n_layers=2).convs)
+
+
+def test_tensor_call_as_pyg_models_take_equals_the_data_call():
+    batch = Batch.from_data_list(jets([5, 9, 3], seed=4))
+    model = LieGNN("minkowski", 2, hidden=8, n_layers=2).double().eval()
+    from_data = model(batch)
+    from_tensors = model(batch.x, batch.pos, batch.edge_index, batch.batch, batch.num_graphs)
+    torch.testing.assert_close(from_tensors, from_data)
+    # without edge_index and num_graphs: complete graphs are built from batch
+    torch.testing.assert_close(model(batch.x, batch.pos, batch=batch.batch), from_data)
+
+
+def test_tensor_call_names_mismatched_shapes():
+    batch = Batch.from_data_list(jets([4, 6]))
+    model = LieGNN("minkowski", 2, hidden=8, n_layers=1).double()
+    with pytest.raises(ValueError, match=r"pos must have shape \(num_nodes, 4\)"):
+        model(batch.x, batch.pos[:, :3], batch=batch.batch)
+    with pytest.raises(ValueError, match=r"batch must have shape \(num_nodes,\)"):
+        model(batch.x, batch.pos, batch=batch.batch[:-1])
+    with pytest.raises(ValueError, match="not both"):
+        model(batch, batch.pos)
+
+
+def test_reset_parameters_redraws_the_weights_and_keeps_the_metric():
+    J = torch.diag(torch.tensor([2.0, -1.0, -1.0, -0.5]))
+    model = LieGNN(J, 2, hidden=8, n_layers=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(123)
+    model.reset_parameters()
+    after = model.state_dict()
+    changed = [k for k in before if k.endswith("weight") and not torch.equal(before[k], after[k])]
+    assert "embedding.weight" in changed and "decoder.3.weight" in changed
+    assert any(k.startswith("convs.1.") for k in changed)
+    torch.testing.assert_close(model.metric(), J)
+
+
+def test_liegnn_takes_the_metric_of_a_symmetry_and_is_invariant_under_its_group():
+    from liegnn import Symmetry
+    from liegnn.algebra import lorentz as lorentz_algebra
+
+    g = torch.Generator().manual_seed(7)
+    noise = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    A = torch.eye(4, dtype=torch.float64) + 0.3 * noise
+    sym = Symmetry(A @ lorentz_algebra(dtype=torch.float64) @ torch.linalg.inv(A))
+    model = LieGNN(sym, 2, hidden=8, n_layers=2, use_psi=True).double().eval()
+    batch = Batch.from_data_list(molecules([5, 7], seed=1))
+    x = torch.rand(batch.num_nodes, 2, generator=g, dtype=torch.float64)
+    pos = torch.randn(batch.num_nodes, 4, generator=g, dtype=torch.float64)
+    h = sym.sample(1, scale=1.0, generator=g)[0]
+    out = model(x, pos, batch=batch.batch)
+    moved = model(x, pos @ h.T, batch=batch.batch)
+    torch.testing.assert_close(moved, out, atol=1e-9, rtol=1e-7)
+    assert (pos @ h.T - pos).abs().max() > 0.1

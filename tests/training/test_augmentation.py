@@ -139,3 +139,83 @@ def test_coefficient_distributions_have_the_asked_width():
 def test_bad_inputs_raise(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_input_is_moved_by_the_standard_action_of_the_drawn_group_element():
+    from liegnn.discovery.actions import Standard
+
+    L = bases.so(3, dtype=torch.float64) * 3.0
+    x = torch.randn(6, 4, 3, dtype=torch.float64)
+    aug = SymmetryAugmentation(torch.nn.Identity(), L).train()
+    torch.manual_seed(5)
+    out = aug(x)
+    torch.manual_seed(5)
+    g = group_elements(normalize_generators(L), sample_coefficients(6, 3))
+    torch.testing.assert_close(out, Standard()(g, x), atol=1e-12, rtol=0)
+
+
+def test_affine_augmentation_uses_the_affine_action():
+    from liegnn.discovery.actions import Affine as AffineAction
+
+    L = bases.se(3, dtype=torch.float64)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    aug = SymmetryAugmentation(torch.nn.Identity(), L, affine=True).train()
+    torch.manual_seed(7)
+    out = aug(x)
+    torch.manual_seed(7)
+    g = group_elements(normalize_generators(L), sample_coefficients(5, L.shape[0]))
+    torch.testing.assert_close(out, AffineAction()(g, x), atol=1e-12, rtol=0)
+
+
+class Record(torch.nn.Module):
+    """Returns its input: what the wrapped model was given."""
+
+    def forward(self, x):
+        return x
+
+
+def test_a_symmetry_with_parity_augments_with_both_components():
+    from liegnn import Symmetry
+
+    o3 = Symmetry(bases.so(3, dtype=torch.float64), -torch.eye(3, dtype=torch.float64))
+    aug = SymmetryAugmentation(Record(), o3).train()
+    torch.manual_seed(1)
+    # each sample holds the three basis vectors: its rows come back as g e_k, so det = det g
+    moved = aug(torch.eye(3, dtype=torch.float64).repeat(400, 1, 1))
+    torch.testing.assert_close(moved.norm(dim=-1), torch.ones(400, 3, dtype=torch.float64))
+    dets = torch.linalg.det(moved)
+    assert (dets > 0.5).sum() > 100 and (dets < -0.5).sum() > 100
+
+
+def test_an_affine_symmetry_sets_the_affine_action_itself():
+    from liegnn import Symmetry
+
+    se3 = Symmetry.known("se(3)", dtype=torch.float64)
+    aug = SymmetryAugmentation(Record(), se3).train()
+    assert aug.affine and aug.n == 3
+    points = torch.randn(8, 5, 3, dtype=torch.float64)
+    moved = aug(points)
+    torch.testing.assert_close(torch.cdist(moved, moved), torch.cdist(points, points))
+
+
+def test_a_finite_group_augments_by_its_elements_only():
+    from liegnn import Symmetry
+
+    swap = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    sym = Symmetry(torch.zeros(0, 2, 2, dtype=torch.float64), swap)
+    aug = SymmetryAugmentation(Record(), sym).train()
+    x = torch.tensor([[1.0, 2.0]], dtype=torch.float64).repeat(200, 1)
+    out = aug(x)
+    swapped = (out == x.flip(1)).all(1)
+    assert ((out == x).all(1) | swapped).all() and 40 < int(swapped.sum()) < 160
+
+
+def test_equivariant_output_undoes_the_discrete_element_too():
+    from liegnn import Symmetry
+
+    o3 = Symmetry(bases.so(3, dtype=torch.float64), -torch.eye(3, dtype=torch.float64))
+    aug = SymmetryAugmentation(Affine(a=2.0), o3, o3).train()
+    x = torch.randn(64, 3, dtype=torch.float64)
+    torch.testing.assert_close(aug(x), 2.0 * x)  # f equivariant: f̃ = f exactly
+    with pytest.raises(ValueError, match="discrete elements"):
+        SymmetryAugmentation(Affine(), o3, bases.so(3, dtype=torch.float64))

@@ -12,7 +12,7 @@ from .. import distributed as ddp
 from ..augmentation import SymmetryAugmentation
 from ..baselines import MLP
 from ..checkpoint import seed_everything
-from ..symmetry import Symmetry, load_basis, parse_symmetry
+from ..symmetry import parse_symmetry
 from ..trainer import Trainer
 from ._common import main_first, out_dir, settings, train_config
 
@@ -35,7 +35,7 @@ def _emlp_available() -> bool:
 
 
 def nbody_model(
-    generators: Tensor | None,
+    generators,
     past: int,
     future: int,
     n: int,
@@ -52,11 +52,13 @@ def nbody_model(
         return MLP((past, n), (future, n), hidden, n_layers)
     from ...nn.emlp import EMLP
     from ...reps import V
+    from ...symmetry import as_symmetry
 
     emlp = EMLP(
         past * V,
         future * V,
-        generators.to(torch.float64),  # the basis solver needs float64 (float32 is not equivariant)
+        # the basis solver needs float64 (float32 is not equivariant)
+        as_symmetry(generators).to(torch.float64),
         hidden=hidden,
         n_layers=n_layers,
         threshold=threshold,
@@ -65,7 +67,7 @@ def nbody_model(
 
 
 def train_nbody(
-    symmetry: str | Symmetry = "euclidean",
+    symmetry="euclidean",
     *,
     model: str = "auto",
     augment: bool = False,
@@ -104,10 +106,10 @@ def train_nbody(
     L = None
     if sym.kind == "euclidean":
         L = rotation_generator(n_bodies)
-    elif sym.kind == "discovered":
-        L = load_basis(sym)
-        if L.shape[-1] != n:
-            raise ValueError(f"{sym.path}: generators act on {L.shape[-1]} dims, the states on {n}")
+    elif sym.kind != "none":
+        L = sym.symmetry(n)
+        if L.n != n:
+            raise ValueError(f"{sym}: generators act on {L.n} dims, the states on {n}")
     if L is None and (augment or model == "emlp"):
         raise ValueError("augment=True and model='emlp' need a symmetry")
     if model == "auto":

@@ -10,19 +10,12 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.transforms import BaseTransform, Compose
 
-from ...algebra import bases
+from ...symmetry import Symmetry
 from .. import distributed as ddp
 from ..augmentation import SymmetryAugmentation
 from ..baselines import DeepSets
 from ..checkpoint import seed_everything
-from ..symmetry import (
-    Symmetry,
-    known_generators,
-    linear_part,
-    load_basis,
-    metric_of,
-    parse_symmetry,
-)
+from ..symmetry import metric_of, parse_symmetry
 from ..trainer import Trainer
 from ._common import main_first, out_dir, settings, train_config
 
@@ -119,8 +112,19 @@ class SelectTarget(BaseTransform):
         return data
 
 
+def _on_positions(choice) -> Symmetry:
+    """The symmetry of a choice acting on atom positions: so(3) for ``euclidean``; a (c, 4, 4)
+    discovered basis acts on (x, y, z, 1) (affine), a (c, 3, 3) one on (x, y, z)."""
+    sym = choice.symmetry(3)
+    if sym.n == 4 and sym.rep == "standard":
+        sym = sym.with_rep("affine")
+    if sym.n not in (3, 4):
+        raise ValueError(f"QM9 generators must act on 3 or 4 (affine) dims, got {sym.n}")
+    return sym
+
+
 def train_qm9(
-    symmetry: str | Symmetry = "euclidean",
+    symmetry="euclidean",
     *,
     target: str = "homo",
     source: str | os.PathLike | None = None,
@@ -202,17 +206,15 @@ def train_qm9(
     if augment:
         if sym.kind == "none":
             raise ValueError("augment=True needs a symmetry to augment with")
-        if sym.path is not None:
-            L = load_basis(sym)
+        if sym.kind == "euclidean" and affine:
+            L = Symmetry.known("se(3)", dtype=torch.float64)
         else:
-            L = bases.se(3, dtype=torch.float64) if affine else known_generators("euclidean", 3)
-        if L.shape[-1] not in (3, 4):
-            raise ValueError(f"QM9 generators must act on 3 or 4 (affine) dims, got {L.shape[-1]}")
-        on_affine = L.shape[-1] == 4
+            L = _on_positions(sym)
+        on_affine = L.rep == "affine"
         f = Recentre(baseline()) if on_affine else baseline()
         net = SymmetryAugmentation(f, L, affine=on_affine, **(augment_options or {}))
         info["model"] = f"{plain} + augmentation"
-        info["augmentation_generators"] = L.tolist()
+        info["augmentation_generators"] = L.generators.tolist()
         info["augment_options"] = dict(augment_options or {})
     elif sym.kind == "none":
         net, info["model"] = baseline(), plain
@@ -228,8 +230,7 @@ def train_qm9(
         if sym.kind == "euclidean":
             J = "euclidean"
         else:
-            L = load_basis(sym)
-            J = metric_of(linear_part(L, affine=L.shape[-1] == 4))
+            J = metric_of(_on_positions(sym).linear_part())
             info["metric"] = J.tolist()
         net = LieGNN.egnn(
             S,

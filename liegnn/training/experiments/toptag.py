@@ -12,14 +12,7 @@ from .. import distributed as ddp
 from ..augmentation import SymmetryAugmentation
 from ..baselines import DeepSets
 from ..checkpoint import seed_everything
-from ..symmetry import (
-    Symmetry,
-    four_vector_generators,
-    known_generators,
-    load_basis,
-    metric_of,
-    parse_symmetry,
-)
+from ..symmetry import SymmetryChoice, metric_of, parse_symmetry
 from ..trainer import Trainer
 from ._common import main_first, out_dir, random_split, settings, train_config
 
@@ -82,15 +75,16 @@ def toptag_splits(
 
 
 def toptag_model(
-    symmetry: Symmetry, *, hidden: int = 72, n_layers: int = 6, dropout: float = 0.2
+    symmetry: SymmetryChoice, *, hidden: int = 72, n_layers: int = 6, dropout: float = 0.2
 ) -> tuple[nn.Module, dict]:
     """The top-tagging model of a symmetry, and facts about it for ``metrics.json``.
 
     - ``minkowski``: LorentzNet = LieGNN(J = η);
     - ``euclidean``: EGNN (J = I) = LieGNN(J = I₄), LorentzNet's blocks with the Euclidean
       metric on the 4-momenta;
-    - ``discovered:PATH``: LieGNN(J = solve_metric(L)), L acting on one 4-vector
-      (:func:`~liegnn.training.symmetry.four_vector_generators`);
+    - a discovered or named symmetry: LieGNN(J) with J the metric of its action on one 4-vector
+      without the scaling part (``sym.four_vector().traceless().metric()``, refused when it
+      preserves no metric);
     - ``none``: :class:`~liegnn.training.baselines.DeepSets` on the raw 4-momenta (a Particle
       Flow Network: permutation invariant, no Lorentz symmetry).
     """
@@ -108,7 +102,7 @@ def toptag_model(
         # normalisation) saturates on jets (test accuracy ≈ 0.6 at the CPU preset)
         model = LieGNN(torch.eye(4), 2, hidden, n_layers, 2, dropout=dropout)
         return model, {"model": "EGNN", "architecture": "LorentzNet blocks, J = I4"}
-    J = metric_of(four_vector_generators(load_basis(symmetry)))
+    J = metric_of(symmetry.symmetry(4).four_vector().traceless())
     info = {
         "model": "LieGNN",
         "metric": J.tolist(),
@@ -118,7 +112,7 @@ def toptag_model(
 
 
 def train_toptag(
-    symmetry: str | Symmetry = "minkowski",
+    symmetry="minkowski",
     *,
     data: str | os.PathLike | None = None,
     preset: str = "cpu",
@@ -135,6 +129,8 @@ def train_toptag(
 ) -> dict:
     """Train a top tagger (:func:`toptag_model`) on :func:`toptag_splits` jets.
 
+    ``symmetry``: a ``--symmetry`` string, a :class:`~liegnn.Symmetry` or a discovery result
+    (:func:`~liegnn.training.symmetry.parse_symmetry`).
     ``augment=True`` trains the :class:`DeepSets` baseline with Eq. 11 augmentation by the
     symmetry's generators (so(1, 3), so(4) or the discovered basis), coefficients
     U[−augment_scale, augment_scale] per normalised channel (boost rapidities stay moderate).
@@ -159,11 +155,7 @@ def train_toptag(
     )
     seed_everything(seed)
     if augment:
-        L = (
-            known_generators(sym.kind, 4)
-            if sym.path is None
-            else four_vector_generators(load_basis(sym))
-        )
+        L = sym.symmetry(4).four_vector()
         model = SymmetryAugmentation(
             DeepSets(2, 4, s["hidden"], 3, 2, dropout=s["dropout"]), L, scale=augment_scale
         )
