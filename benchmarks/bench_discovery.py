@@ -28,38 +28,38 @@ import torch
 
 from liegnn._atomic import atomic_write_json
 from liegnn.discovery import LieGAN, masks, select_best
-from liegnn.discovery.tasks.nbody import recipe as nbody_recipe
-from liegnn.discovery.tasks.synthetic import C7_RECIPE
+from liegnn.discovery.tasks import discovery_task
 
-#: tuned settings per task; ``steps``: batches per epoch (the schedules below count epochs)
+#: per task: LieGAN's settings and the batches per epoch (the schedules below count epochs);
+#: the tuned ones are the recipes of ``liegnn discover`` (liegnn.discovery.tasks), not a copy
 TUNED = {
-    # the nbody task's recipe (liegnn.discovery.tasks.nbody.recipe), with Adam β₁ = 0.5 for D
-    "nbody": dict(
-        {k: v for k, v in nbody_recipe(2).items() if k not in ("n", "n_channels", "mask", "rep_y")},
-        betas_d=(0.5, 0.999),
-        steps=25,
-    ),
-    # the discrete-rotation task's recipe (liegnn.discovery.tasks.synthetic.C7_RECIPE)
-    "c7": dict(
-        {k: v for k, v in C7_RECIPE.items() if k not in ("n", "coefficients")},
-        init_scale=0.1,
-        steps=50,
-    ),
+    key: (discovery_task(name).recipe, discovery_task(name).steps_per_epoch)
+    for key, name in (("nbody", "nbody"), ("c7", "discrete-rotation"))
 }
-#: the paper's code: lr_g 1e-3, lr_d 2e-4, batch 64, 512 hidden; init N(0, 1) for the 2-body
-#: block mask, Kaiming N(0, 0.47²) for C7; integer grid {−10..10} (ours includes +10)
+#: the paper's code (the ``paper`` preset: lr_g 1e-3, lr_d 2e-4, batch 64, 512 hidden) with
+#: its init: N(0, 1) for the 2-body block mask, Kaiming N(0, 0.47²) for C7; integer grid
+#: {−10..10} (ours includes +10)
 PAPER = {
-    "nbody": dict(
-        lr_g=1e-3, lr_d=2e-4, batch_size=64, identity_weight=1.0, init_scale=1.0, steps=25
+    "nbody": (
+        dict(
+            preset="paper",
+            n=8,
+            mask=masks.nbody_blocks(2),
+            rep_y="standard",
+            identity_weight=1.0,
+            init_scale=1.0,
+        ),
+        25,
     ),
-    "c7": dict(
-        coefficient_options=dict(u=10),
-        lr_g=1e-3,
-        lr_d=2e-4,
-        batch_size=64,
-        identity_weight=1e-2,
-        init_scale=0.47,
-        steps=50,
+    "c7": (
+        dict(
+            preset="paper",
+            n=3,
+            coefficients="integer",
+            coefficient_options=dict(u=10),
+            init_scale=0.47,
+        ),
+        50,
     ),
 }
 TARGETS = {
@@ -70,16 +70,16 @@ BUDGET = {"nbody": 10.0, "c7": 30.0}
 
 
 def load_task(task: str):
+    """(x, y), truth of a task."""
     if task == "nbody":
         from liegnn.datasets.nbody import load_nbody, rotation_generator
 
         data = load_nbody(n_bodies=2, split="polar", past=5, future=5, seed=0)
-        model = dict(n=8, mask=masks.nbody_blocks(2), rep_y="standard")
-        return model, (data.x_train, data.y_train), rotation_generator(2)
+        return (data.x_train, data.y_train), rotation_generator(2)
     from liegnn.datasets.synthetic import discrete_rotation, discrete_rotation_generator
 
     x, y = discrete_rotation(k=7, n_samples=20000, seed=0)
-    return dict(n=3, coefficients="integer"), (x, y), discrete_rotation_generator(7)
+    return (x, y), discrete_rotation_generator(7)
 
 
 def _hit(value: float, threshold: float, sense: str) -> bool:
@@ -106,9 +106,8 @@ def summarise(rows: list[dict], key: str, threshold: float, sense: str) -> dict:
 
 
 def run_task(task: str, seed: int, data, args) -> tuple[dict, object]:
-    model, (x, y), truth = data
-    settings = dict((PAPER if args.paper else TUNED)[task])
-    steps = settings.pop("steps")
+    (x, y), truth = data
+    settings, steps = (PAPER if args.paper else TUNED)[task]
     budget = args.budget or BUDGET[task]
     rows = []
 
@@ -122,14 +121,14 @@ def run_task(task: str, seed: int, data, args) -> tuple[dict, object]:
             )
         return row["time"] >= budget
 
-    gan = LieGAN(**model, **settings, seed=seed, device=args.device)
+    gan = LieGAN(**settings, seed=seed, device=args.device)
     result = gan.fit(
         x, y, epochs=10**6, truth=truth, steps_per_epoch=steps, progress=False, callback=stop
     )
     out = {
         "task": task,
         "seed": seed,
-        "settings": {k: v for k, v in settings.items()},
+        "settings": gan.config(),
         "steps_per_epoch": steps,
         "budget_s": budget,
         "targets": [summarise(rows, *t) for t in TARGETS[task]],

@@ -21,6 +21,7 @@ from .lie_gan import LieGAN
 from .regularizers import channel_regularizer, identity_regularizer
 from .result import DiscoveryResult, load_generators
 from .seeds import fit_seeds
+from .settings import LossSettings, ModelSettings, OptimSettings, RunSettings
 
 __all__ = [
     "Action",
@@ -33,8 +34,12 @@ __all__ = [
     "IntegerGrid",
     "LieGAN",
     "LieGenerator",
+    "LossSettings",
     "MLPDiscriminator",
+    "ModelSettings",
     "Normal",
+    "OptimSettings",
+    "RunSettings",
     "SymmetryGAN",
     "Uniform",
     "actions",

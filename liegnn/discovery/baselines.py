@@ -125,6 +125,8 @@ class SymmetryGAN(LieGAN):
         parameterization: "matrix" (g is a free n×n matrix, as the paper's code) or "exp"
             (g = exp(A), always in the identity component).
         init_scale: standard deviation of the random initial g (or A).
+        preset: the settings the other fields start from: "paper" (default: the baseline as
+            the LieGAN paper ran it) or "default" (LieGAN's general defaults).
     """
 
     def __init__(
@@ -134,13 +136,21 @@ class SymmetryGAN(LieGAN):
         parameterization: str = "matrix",
         identity_weight: float = 1.0,
         init_scale: float = 1.0,
+        preset: str = "paper",
         **options,
     ):
         for bad in ("n_channels", "coefficients", "coefficient_options", "learn_generators"):
             if bad in options:
                 raise ValueError(f"SymmetryGAN learns one group element; {bad!r} does not apply")
         self.parameterization = parameterization
-        super().__init__(n, 1, identity_weight=identity_weight, init_scale=init_scale, **options)
+        super().__init__(
+            n,
+            1,
+            identity_weight=identity_weight,
+            init_scale=init_scale,
+            preset=preset,
+            **options,
+        )
 
     def _build_generator(self):
         a = self._generator_args

@@ -8,7 +8,7 @@ import torch
 
 from .result import DiscoveryResult
 
-__all__ = ["select_best", "truth_metrics"]
+__all__ = ["fooled", "select_best", "span_change", "truth_metrics"]
 
 
 def truth_metrics(generators: torch.Tensor, truth: torch.Tensor | None) -> dict:
@@ -33,6 +33,40 @@ def truth_metrics(generators: torch.Tensor, truth: torch.Tensor | None) -> dict:
     if L.shape == T.shape:
         out["mae"] = generator_mae(L, T)
     return out
+
+
+def span_change(previous: torch.Tensor, current: torch.Tensor) -> float:
+    """How far the span of the generators moved: the RMS sine of the principal angles θ_m,
+
+        √(mean_m sin² θ_m) = √(1 − subspace_similarity(previous, current)),
+
+    invariant to the scale, sign and basis of the generators (c, n, n); 0 for the same span, 1
+    for orthogonal ones, comparable across numbers of channels. A span that appears from or
+    vanishes to zero counts as 1. LieGAN's stopping rule (``RunSettings.stop_tol``) reads it.
+    """
+    from ..algebra.compare import principal_cosines
+
+    dtype = torch.complex128 if previous.is_complex() or current.is_complex() else torch.float64
+    a, b = previous.detach().cpu().to(dtype), current.detach().cpu().to(dtype)
+    if not a.any() or not b.any():
+        return 0.0 if not a.any() and not b.any() else 1.0
+    cos = principal_cosines(a, b, real=True)
+    return float(torch.sqrt(torch.clamp(1.0 - cos**2, min=0.0).mean()))
+
+
+def fooled(result: DiscoveryResult, *, last: int = 3, margin: float = 0.03, trivial=0.99) -> bool:
+    """The GAN's own verdict on one run, without a truth: did it end fooling its discriminator?
+
+    True when the mean ``loss_d`` of the ``last`` epochs is within ``margin`` of ln 2 (a D that
+    cannot tell transformed from real samples) and the run did not collapse to g ≈ I (identity
+    regulariser below ``trivial``). A run stuck at a transformation that is not a symmetry ends
+    with D winning (on conjugated so(2) / so(3): loss_d 0.54–0.64 against 0.690–0.693).
+    """
+    v, reg = result.history.get("loss_d") or [], result.history.get("identity_reg") or [0.0]
+    if not v:
+        return False
+    mean = lambda xs: sum(xs[-last:]) / len(xs[-last:])
+    return mean(v) > math.log(2) - margin and mean(reg) < trivial
 
 
 def select_best(

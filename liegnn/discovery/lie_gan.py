@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from ._data import Batchable, prepare_data
 from ._training import (
@@ -34,10 +35,11 @@ from .discriminators import (
     MLPDiscriminator,
     flat_features,
 )
-from .evaluation import truth_metrics
+from .evaluation import fooled, select_best, span_change, truth_metrics
 from .generator import LieGenerator
 from .regularizers import channel_regularizer, identity_regularizer, sparsity_regularizer
 from .result import DiscoveryResult
+from .settings import LossSettings, ModelSettings, OptimSettings, RunSettings, settings_from
 
 __all__ = ["LieGAN"]
 
@@ -45,56 +47,34 @@ __all__ = ["LieGAN"]
 class LieGAN:
     r"""Discover a Lie algebra basis from data (Eq. 1–10).
 
+    The settings come in four groups (:mod:`liegnn.discovery.settings`): ``model``
+    (:class:`ModelSettings`: discriminator, γ, initialisation), ``losses`` (:class:`LossSettings`:
+    λ, η, sparsity), ``optim`` (:class:`OptimSettings`: Adam rates and betas, schedules, batch,
+    moving average) and ``run`` (:class:`RunSettings`: epoch cap, stopping rule, restarts). Any
+    field may also be given by its flat name, ``LieGAN(3, lr_g=5e-3, stop_tol=None)``; it replaces
+    that field of its group. The defaults find continuous symmetries of new data in seconds; the
+    paper's settings are ``LieGAN.paper(n, c)`` (or ``preset="paper"``).
+
     Args:
         n: size of the generator matrices (the data's last axis; n+1 with ``rep_x="affine"``).
         n_channels: c, number of generators L_i.
-        coefficients: coefficient distribution γ: "normal" (σ = 1), "uniform", "integer" (grid
-            {−u..u}), "gmm", or a :class:`~liegnn.discovery.coefficients.CoefficientDistribution`.
-        coefficient_options: keyword arguments for a named γ, e.g. ``{"u": 10}``.
+        model, losses, optim, run: settings groups (None: the preset's).
+        preset: "default" (general, fast) or "paper" (the paper code's settings).
         mask: search-space mask (n, n) or (c, n, n), see :mod:`liegnn.discovery.masks`.
         complex: complex generators (complex data, e.g. su(2)).
         rep_x: ρ_X, an action name ("standard", "affine", "image"), a callable g ↦ ρ(g) or an
             :class:`~liegnn.discovery.actions.Action`.
         rep_y: ρ_Y: "trivial" (invariant targets, labels), "standard" (the same representation,
             equivariant time series), or a user representation.
-        discriminator: "auto" (embedding for integer labels, DeepSets with ``point_mask``, else
-            MLP), "mlp", "embedding", "deepsets", or an ``nn.Module`` with
-            ``forward(x, y, point_mask=None, features=None) -> (N,)`` logits.
-        hidden: hidden width of the built-in discriminators (paper: 512).
-        fourier_features, fourier_scale: random Fourier features of the discriminator's input
-            (0: none, the paper's MLP); they let D resolve fine structure (C_k) much sooner.
-        identity_weight: λ of the identity regulariser (Eq. 7).
-        identity_decay: λ is annealed as λ · identity_decay^epoch (1: constant, as the paper).
-            Below 1, a strong early push escapes the trivial solution g = I and the fading push
-            no longer biases the scale of the found generators (matters for discrete groups).
-        channel_weight: η of the channel regulariser (Eq. 8).
-        channel_similarity: "cosine" (paper's choice) or "killing".
-        sparsity_weight: μ of the sparsity regulariser ‖L‖_p (the paper's code; 0 by default).
-            A small μ with p = 1 holds the entries the data hardly constrain at zero instead of
-            letting Adam's normalised noise wander them (e.g. the z-row of the C₇ generator).
-        sparsity_norm: p of the sparsity regulariser (1: lasso, 2: the paper code's default).
-        sparsity_start: first epoch with the sparsity regulariser: from the start it can pull
-            small generators to zero before they grow into a symmetry; later it only refines.
-        init: initial generators: "random" (N(0, init_scale²)), "zero" or a (c, n, n) tensor.
-        init_scale: standard deviation of the random initialisation.
         learn_generators: ``False`` fixes L = ``init`` and learns γ only (subgroup discovery).
-        lr_g, lr_d: Adam learning rates of generator and discriminator (paper: 1e-3, 2e-4).
-        betas: Adam betas of the generator's optimiser (paper's code: (0.5, 0.999)).
-        betas_d: Adam betas of the discriminator's optimiser (paper's code: PyTorch's default
-            (0.9, 0.999)).
-        lr_decay: the generator's learning rate is lr_g · lr_decay^epoch (1: constant, as the
-            paper); below 1 it settles the generators for a precise final estimate.
-        batch_size: samples per step (paper: 64).
-        d_steps: discriminator updates per generator update (1: alternate, as the paper).
-        ema: decay of an exponential moving average of the generator's parameters, updated
-            after every generator step (0: off, as the paper). The averaged generators are the
-            result (and what the history compares with a truth): the GAN's equilibrium
-            jitter averages out, e.g. ``ema=0.99`` averages over ~100 steps.
-        expm: matrix-exponential method ("auto", "eig", "blocks", "dense").
         seed: seeds initialisation, sampling of g and shuffling: same seed, same result.
         device: "cpu", "cuda", …
+        **overrides: fields of the groups by name (``hidden``, ``lr_g``, ``ema``, ``stop_tol``,
+            …); an unknown name raises a TypeError.
 
-    After :meth:`fit`, ``generator`` and ``discriminator`` hold the trained modules.
+    After :meth:`fit`, ``generator`` and ``discriminator`` hold the trained modules, and
+    ``generator_average`` the :class:`torch.optim.swa_utils.AveragedModel` of the generator
+    (``ema > 0``).
     """
 
     def __init__(
@@ -102,102 +82,57 @@ class LieGAN:
         n: int,
         n_channels: int = 1,
         *,
-        coefficients: CoefficientDistribution | str = "normal",
-        coefficient_options: dict | None = None,
+        model: ModelSettings | None = None,
+        losses: LossSettings | None = None,
+        optim: OptimSettings | None = None,
+        run: RunSettings | None = None,
+        preset: str = "default",
         mask=None,
         complex: bool = False,
         rep_x="standard",
         rep_y="trivial",
-        discriminator="auto",
-        hidden: int = 512,
-        fourier_features: int = 0,
-        fourier_scale: float = 1.0,
-        identity_weight: float = 1e-2,
-        identity_decay: float = 1.0,
-        channel_weight: float = 1.0,
-        channel_similarity: str = "cosine",
-        sparsity_weight: float = 0.0,
-        sparsity_norm: float = 1.0,
-        sparsity_start: int = 0,
-        init="random",
-        init_scale: float = 0.1,
         learn_generators: bool = True,
-        lr_g: float = 1e-3,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        betas_d: tuple[float, float] = (0.9, 0.999),
-        lr_decay: float = 1.0,
-        batch_size: int = 64,
-        d_steps: int = 1,
-        ema: float = 0.0,
-        expm: str = "auto",
         seed: int = 0,
         device="cpu",
+        **overrides,
     ):
         if isinstance(n_channels, bool) or not isinstance(n_channels, int) or n_channels < 1:
             raise ValueError(f"n_channels must be an integer >= 1, got {n_channels!r}")
-        for name, v in (
-            ("identity_weight", identity_weight),
-            ("channel_weight", channel_weight),
-            ("sparsity_weight", sparsity_weight),
-        ):
-            if not v >= 0:
-                raise ValueError(f"{name} must be >= 0, got {v}")
-        for name, v in (("lr_g", lr_g), ("lr_d", lr_d)):
-            if not v > 0:
-                raise ValueError(f"{name} must be > 0, got {v}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if channel_similarity not in ("cosine", "killing"):
-            raise ValueError(
-                f"channel_similarity must be 'cosine' or 'killing', got {channel_similarity!r}"
-            )
+        groups = settings_from(
+            preset, dict(model=model, losses=losses, optim=optim, run=run), **overrides
+        )
+        self.preset = preset
+        self.model: ModelSettings = groups["model"]
+        self.losses: LossSettings = groups["losses"]
+        self.optim: OptimSettings = groups["optim"]
+        self.run: RunSettings = groups["run"]
         self.action_x, self.action_y = as_action(rep_x), as_action(rep_y)
         self.device = as_device(device)
         self.seed = int(seed)
-        self._discriminator_spec = discriminator
+        m = self.model
         self._generator_args = dict(
             n=n,
             n_channels=n_channels,
-            coefficients=coefficients,
-            coefficient_options=coefficient_options,
+            coefficients=m.coefficients,
+            coefficient_options=m.coefficient_options,
             mask=mask,
             complex=complex,
-            init=init,
-            init_scale=init_scale,
+            init=m.init,
+            init_scale=m.init_scale,
             learn_generators=learn_generators,
-            expm=expm,
+            expm=m.expm,
         )
-        self.hidden = hidden
-        self.fourier = dict(
-            fourier_features=int(fourier_features), fourier_scale=float(fourier_scale)
-        )
-        self.identity_weight, self.channel_weight = float(identity_weight), float(channel_weight)
-        self.channel_similarity = channel_similarity
-        if not sparsity_norm > 0:
-            raise ValueError(f"sparsity_norm must be > 0, got {sparsity_norm}")
-        self.sparsity_weight, self.sparsity_norm = float(sparsity_weight), float(sparsity_norm)
-        if isinstance(sparsity_start, bool) or not isinstance(sparsity_start, int):
-            raise ValueError(f"sparsity_start must be an integer epoch, got {sparsity_start!r}")
-        self.sparsity_start = sparsity_start
-        self.lr_g, self.lr_d = float(lr_g), float(lr_d)
-        self.betas, self.betas_d = tuple(betas), tuple(betas_d)
-        if not 0 <= ema < 1:
-            raise ValueError(f"ema must lie in [0, 1), got {ema}")
-        self.ema = float(ema)
-        if not 0 < identity_decay <= 1:
-            raise ValueError(f"identity_decay must lie in (0, 1], got {identity_decay}")
-        self.identity_decay = float(identity_decay)
-        if not 0 < lr_decay <= 1:
-            raise ValueError(f"lr_decay must lie in (0, 1], got {lr_decay}")
-        self.lr_decay = float(lr_decay)
-        self.batch_size = batch_size
-        if isinstance(d_steps, bool) or not isinstance(d_steps, int) or d_steps < 1:
-            raise ValueError(f"d_steps must be a positive integer, got {d_steps!r}")
-        self.d_steps = d_steps
         self.generator = self._build_generator()
         self.discriminator: nn.Module | None = None
+        self.generator_average: AveragedModel | None = None
         self.result: DiscoveryResult | None = None
+        self.results: list[DiscoveryResult] = []
+
+    @classmethod
+    def paper(cls, n: int, n_channels: int = 1, **options) -> LieGAN:
+        """The paper code's settings: 512 hidden, Adam 1e-3 / 2e-4, batch 64, λ = 0.01, η = 1,
+        no schedules or average, 100 full epochs without a stopping rule; ``options`` on top."""
+        return cls(n, n_channels, preset="paper", **options)
 
     # -- construction ------------------------------------------------------------------------
     def _build_generator(self) -> LieGenerator:
@@ -212,7 +147,11 @@ class LieGAN:
             return LieGenerator(**args).to(self.device)
 
     def _build_discriminator(self, data: Batchable) -> nn.Module:
-        spec = self._discriminator_spec
+        spec = self.model.discriminator
+        hidden = self.model.hidden
+        fourier = dict(
+            fourier_features=self.model.fourier_features, fourier_scale=self.model.fourier_scale
+        )
         if isinstance(spec, nn.Module):
             import copy
 
@@ -226,9 +165,7 @@ class LieGAN:
         with seeded(self.seed + 1):
             if spec == "mlp":
                 extra = 0 if data.features is None else flat_features(data.features[:1]).shape[1]
-                D = MLPDiscriminator(
-                    flat_features(x0).shape[1] + y_feat + extra, self.hidden, **self.fourier
-                )
+                D = MLPDiscriminator(flat_features(x0).shape[1] + y_feat + extra, hidden, **fourier)
             elif spec == "embedding":
                 if not labels:
                     raise ValueError("the embedding discriminator needs integer class labels y")
@@ -237,8 +174,8 @@ class LieGAN:
                 D = EmbeddingDiscriminator(
                     flat_features(x0).shape[1] + extra,
                     n_classes,
-                    hidden=self.hidden,
-                    **self.fourier,
+                    hidden=hidden,
+                    **fourier,
                 )
             elif spec == "deepsets":
                 if data.x.ndim != 3:
@@ -248,8 +185,8 @@ class LieGAN:
                     point_features=f_feat,
                     y_features=0 if labels else y_feat,
                     n_classes=int(data.y.max()) + 1 if labels else None,
-                    hidden=min(self.hidden, 256),
-                    **self.fourier,
+                    hidden=min(hidden, 256),
+                    **fourier,
                 )
             else:
                 raise ValueError(
@@ -259,42 +196,23 @@ class LieGAN:
         return D.to(self.device)
 
     def config(self) -> dict:
-        """The settings that determine a run (JSON-serialisable; checked when resuming)."""
+        """The settings that determine a run (JSON-serialisable; checked when resuming): the
+        data-independent arguments, then every field of the four settings groups."""
         g = self._generator_args
-        coeffs = g["coefficients"]
         return {
             "method": "LieGAN",
             "n": g["n"],
             "n_channels": g["n_channels"],
-            "coefficients": coeffs if isinstance(coeffs, str) else repr(coeffs),
-            "coefficient_options": {k: str(v) for k, v in (g["coefficient_options"] or {}).items()},
             "masked": g["mask"] is not None,
             "complex": bool(g["complex"]),
             "rep_x": repr(self.action_x),
             "rep_y": repr(self.action_y),
-            "discriminator": self._discriminator_spec
-            if isinstance(self._discriminator_spec, str)
-            else type(self._discriminator_spec).__name__,
-            "hidden": self.hidden,
-            **self.fourier,
-            "identity_weight": self.identity_weight,
-            "identity_decay": self.identity_decay,
-            "channel_weight": self.channel_weight,
-            "channel_similarity": self.channel_similarity,
-            "sparsity_weight": self.sparsity_weight,
-            "sparsity_norm": self.sparsity_norm,
-            "sparsity_start": self.sparsity_start,
-            "init": g["init"] if isinstance(g["init"], str) else "tensor",
-            "init_scale": g["init_scale"],
             "learn_generators": g["learn_generators"],
-            "lr_g": self.lr_g,
-            "lr_d": self.lr_d,
-            "betas": list(self.betas),
-            "betas_d": list(self.betas_d),
-            "lr_decay": self.lr_decay,
-            "batch_size": self.batch_size,
-            "d_steps": self.d_steps,
-            "ema": self.ema,
+            "preset": self.preset,
+            **self.model.to_config(),
+            **self.losses.to_config(),
+            **self.optim.to_config(),
+            **self.run.to_config(),
             "seed": self.seed,
         }
 
@@ -304,16 +222,18 @@ class LieGAN:
         x,
         y=None,
         *,
-        epochs: int = 100,
+        epochs: int | None = None,
         truth=None,
         point_mask=None,
         features=None,
         steps: int | None = None,
-        steps_per_epoch: int | None = None,
+        steps_per_epoch: int | None | str = "auto",
         checkpoint: str | os.PathLike | None = None,
         resume: str | os.PathLike | None = None,
         progress: bool = True,
         callback: Callable[[int, dict], bool | None] | None = None,
+        restarts: int | None = None,
+        workers: int = 1,
     ) -> DiscoveryResult:
         """Train generator and discriminator adversarially; return the found generators.
 
@@ -321,23 +241,142 @@ class LieGAN:
             x: data (N, n), trajectories (N, T, n), point clouds (N, P, n) or images
                 (N, C, H, W) for the image action; real or complex.
             y: optional targets / labels (N, ...); transformed by ρ_Y.
-            epochs: number of passes over the data (total, including resumed ones).
+            epochs: the cap on epochs (total, including resumed ones); None: ``run.epochs``.
+                Training stops earlier by the stopping rule (``run.stop_tol``) or the callback.
             truth: optional ground-truth generators (c', n, n): similarity per epoch in history.
             point_mask: (N, P) bool, True for real points of padded point clouds.
             features: (N, P, f) per-point invariant features (e.g. atom types), untransformed.
             steps: T for flat trajectories x (N, T·n): reshaped to (N, T, n) (Kronecker tying).
-            steps_per_epoch: cap on the batches of one epoch (a random subset each epoch).
+            steps_per_epoch: batches of one epoch (a random subset each epoch; None: one whole
+                pass); "auto": ``run.steps_per_epoch``.
             checkpoint: file written atomically at the end of every epoch.
             resume: checkpoint to continue from (same settings and data); the result is the
                 same as an uninterrupted run.
             progress: show a tqdm progress bar.
             callback: ``callback(epoch, row)`` after every epoch (``row``: that epoch's
                 history values); returning True stops training.
+            restarts: train this many runs with seeds seed, seed + 1, … and return the one
+                :func:`~liegnn.discovery.select_best` picks (no truth used); None:
+                ``run.restarts``. All runs are in ``self.results``, and the chosen result's
+                ``config["runs"]`` summarises them (as after retries, ``run.retries``).
+                Checkpoints get a ``-seed<s>`` suffix.
+            workers: processes for the restarts (see :func:`~liegnn.discovery.fit_seeds`);
+                with more than one, ``generator`` and ``discriminator`` are not kept.
+
+        The result's ``config["stop"]`` says why training ended: ``"converged"`` (the stopping
+        rule), ``"epochs"`` (the cap) or ``"callback"``, and after how many epochs; the history's
+        ``span_change`` is the move of the generators' span in each epoch and ``span_drift``
+        its move over the last ``run.stop_patience`` epochs, which the rule looks at.
         """
+        restarts = self.run.restarts if restarts is None else restarts
+        if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+            raise ValueError(f"restarts must be a positive integer, got {restarts!r}")
+        options = dict(
+            epochs=epochs,
+            truth=truth,
+            point_mask=point_mask,
+            features=features,
+            steps=steps,
+            steps_per_epoch=steps_per_epoch,
+            checkpoint=checkpoint,
+            resume=resume,
+            progress=progress,
+            callback=callback,
+        )
+        if restarts > 1:
+            return self._fit_restarts(x, y, restarts, workers, options)
+        result = self._fit_once(x, y, **options)
+        if self.run.retries == 0 or not _stuck(result):
+            self.results = [result]
+            return result
+        # retries: the next seeds, one at a time, until one does not settle on a non-symmetry
+        from .seeds import _per_seed
+
+        factory, tried = _Reseeded(self), [result]
+        while len(tried) <= self.run.retries and _stuck(tried[-1]):
+            seed = self.seed + len(tried)
+            retry = dict(options)
+            for key in ("checkpoint", "resume"):
+                if retry[key] is not None:
+                    retry[key] = _per_seed(retry[key], seed)
+            if retry["resume"] is not None and not retry["resume"].exists():
+                retry["resume"] = None  # this retry had not started: begin it afresh
+            tried.append(factory(seed=seed)._fit_once(x, y, **retry))
+        return self._choose(tried, factory.made + [self])
+
+    def _fit_restarts(self, x, y, restarts: int, workers: int, options: dict) -> DiscoveryResult:
+        from .seeds import fit_seeds
+
+        factory = _Reseeded(self, retries=0)
+        results = fit_seeds(
+            x,
+            y,
+            seeds=range(self.seed, self.seed + restarts),
+            method=factory,
+            workers=workers,
+            restarts=1,
+            **options,
+        )
+        return self._choose(results, factory.made)
+
+    def _choose(self, results: list, made: list) -> DiscoveryResult:
+        """Keep the run ``select_best`` picks (its modules too, when trained here); summarise
+        every run in its ``config["runs"]``."""
+        best = select_best(results)
+        chosen = int(best.config["seed"])
+        best.config = dict(
+            best.config,
+            **{
+                "runs": [
+                    {
+                        "seed": int(r.config["seed"]),
+                        "epochs": len(r.history.get("loss_d", [])),
+                        "loss_d": (r.history.get("loss_d") or [float("nan")])[-1],
+                        "identity_reg": (r.history.get("identity_reg") or [float("nan")])[-1],
+                        "stop": r.config.get("stop", {}).get("reason"),
+                        "chosen": int(r.config["seed"]) == chosen,
+                    }
+                    for r in results
+                ]
+            },
+        )
+        fitted = [g for g in made if g.result is best]
+        if fitted:  # in this process: keep the chosen run's modules
+            src = fitted[0]
+            self.generator, self.discriminator = src.generator, src.discriminator
+            self.generator_average = src.generator_average
+        else:
+            self.discriminator, self.generator_average = None, None
+        self.results, self.result = results, best
+        return best
+
+    def _fit_once(
+        self,
+        x,
+        y=None,
+        *,
+        epochs,
+        truth,
+        point_mask,
+        features,
+        steps,
+        steps_per_epoch,
+        checkpoint,
+        resume,
+        progress,
+        callback,
+    ) -> DiscoveryResult:
+        epochs = self.run.epochs if epochs is None else epochs
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if isinstance(steps_per_epoch, str):
+            if steps_per_epoch != "auto":
+                raise ValueError(
+                    f"steps_per_epoch must be an integer, None or 'auto', got {steps_per_epoch!r}"
+                )
+            steps_per_epoch = self.run.steps_per_epoch
         n = self._generator_args["n"]
-        spec = self._discriminator_spec
+        spec = self.model.discriminator
         labels = spec == "embedding" or (
             spec == "auto"
             and y is not None
@@ -363,16 +402,21 @@ class LieGAN:
             if truth.shape[-1] != n:
                 raise ValueError(f"truth acts on dimension {truth.shape[-1]} but n = {n}")
 
+        o, loss_settings = self.optim, self.losses
         G = self.generator = self._build_generator()
         D = self.discriminator = self._build_discriminator(data)
         opt_g = (
-            torch.optim.Adam(G.parameters(), lr=self.lr_g, betas=self.betas)
+            torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=o.betas)
             if any(True for _ in G.parameters())
             else None
         )
-        opt_d = torch.optim.Adam(D.parameters(), lr=self.lr_d, betas=self.betas_d)
-        # the averaged generator (ema > 0) is a copy of G whose parameters trail G's
-        G_avg = self.generator_average = _Average(G, self.ema) if self.ema > 0 else None
+        opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=o.betas_d)
+        # the averaged generator (ema > 0): its parameters trail G's, p̄ ← β p̄ + (1 − β) p
+        G_avg = self.generator_average = (
+            AveragedModel(G, multi_avg_fn=WarmEMA(o.ema)) if o.ema > 0 else None
+        )
+        if G_avg is not None:
+            G_avg.update_parameters(G)  # the first update copies G: the average starts at G
         rng_sample = torch.Generator(device=self.device).manual_seed(self.seed + 2)
         rng_shuffle = torch.Generator().manual_seed(self.seed + 3)
         modules = {"generator": G, "discriminator": D, "opt_d": opt_d}
@@ -380,6 +424,8 @@ class LieGAN:
             modules["opt_g"] = opt_g
         if G_avg is not None:
             modules["generator_average"] = G_avg
+        final = lambda: G if G_avg is None else G_avg.module
+        window = modules["span_window"] = _SpanWindow(final().generators, self.run.stop_patience)
         rngs = {"sample": rng_sample, "shuffle": rng_shuffle}
         config = self.config()
         fingerprint = data.fingerprint()
@@ -393,22 +439,28 @@ class LieGAN:
         clock = Clock(history.data["time"][-1] if history.data.get("time") else 0.0)
         ckpt = Checkpointer(checkpoint)
         bar = progress_bar(epochs, min(start, epochs), progress, "LieGAN")
+        stop = {"reason": "epochs", "epochs": max(start, epochs)}
+        if start >= epochs or self._converged(history.data.get("span_drift", [])):
+            stop = {"reason": "epochs" if start >= epochs else "converged", "epochs": start}
+            epochs = start  # a finished run is not continued
         try:
             for epoch in range(start, epochs):
                 G.train()
                 D.train()
                 if opt_g is not None:
                     for group in opt_g.param_groups:
-                        group["lr"] = self.lr_g * self.lr_decay**epoch
-                self._identity_weight = self.identity_weight * self.identity_decay**epoch
-                self._sparsity_weight = self.sparsity_weight * (epoch >= self.sparsity_start)
+                        group["lr"] = o.lr_g * o.lr_decay**epoch
+                self._identity_weight = (
+                    loss_settings.identity_weight * loss_settings.identity_decay**epoch
+                )
+                self._sparsity_weight = loss_settings.sparsity_weight * (
+                    epoch >= loss_settings.sparsity_start
+                )
                 if hasattr(G.coefficients, "set_epoch"):  # SymmetryGAN has no γ
                     G.coefficients.set_epoch(epoch)
-                batches = batch_indices(
-                    data.n_samples, self.batch_size, rng_shuffle, steps_per_epoch
-                )
+                batches = batch_indices(data.n_samples, o.batch_size, rng_shuffle, steps_per_epoch)
                 for i, idx in enumerate(batches):
-                    update_g = opt_g is not None and i % self.d_steps == 0
+                    update_g = opt_g is not None and i % o.d_steps == 0
                     self._step(
                         data.batch(idx.to(self.device)),
                         G,
@@ -419,9 +471,12 @@ class LieGAN:
                         history,
                     )
                     if update_g and G_avg is not None:
-                        G_avg.update(G)
-                found = G.generators if G_avg is None else G_avg.model.generators
-                row = history.end_epoch(time=clock(), **truth_metrics(found, truth))
+                        G_avg.update_parameters(G)
+                found = final().generators.detach()
+                moved, drift = window.push(found)
+                row = history.end_epoch(
+                    time=clock(), span_change=moved, span_drift=drift, **truth_metrics(found, truth)
+                )
                 ckpt.save(
                     epoch=epoch + 1,
                     modules=modules,
@@ -435,17 +490,32 @@ class LieGAN:
                     {k: f"{v:.3g}" for k, v in row.items() if k != "time"}, refresh=False
                 )
                 if call_back(callback, epoch + 1, row):
+                    stop = {"reason": "callback", "epochs": epoch + 1}
+                    break
+                if self._converged(history.data["span_drift"]):
+                    stop = {"reason": "converged", "epochs": epoch + 1}
                     break
         finally:
             bar.close()
-        final = G if G_avg is None else G_avg.model
         self.result = DiscoveryResult(
-            generators=final.generators.detach(),
+            generators=final().generators.detach(),
             history=history.data,
-            config=config,
-            coefficients={k: v.detach().cpu() for k, v in final.coefficients.state_dict().items()},
+            config=dict(config, stop=stop),
+            coefficients={
+                k: v.detach().cpu() for k, v in final().coefficients.state_dict().items()
+            },
         )
+        self.results = [self.result]
         return self.result
+
+    def _converged(self, drifts: list[float]) -> bool:
+        """The stopping rule: at least ``min_epochs`` epochs, and the span moved less than
+        ``stop_tol`` over the last ``stop_patience`` epochs (read from the history, so a resumed
+        run stops exactly where an uninterrupted one would)."""
+        r = self.run
+        if r.stop_tol is None or len(drifts) < max(r.min_epochs, r.stop_patience):
+            return False
+        return drifts[-1] < r.stop_tol
 
     def _step(self, batch, G, D, opt_g, opt_d, rng, history: History) -> None:
         """One discriminator update, preceded by a generator update when ``opt_g`` is given."""
@@ -485,12 +555,13 @@ class LieGAN:
             reg_id = identity_regularizer(xb, gx, mb)
         loss = loss_adv + self._identity_weight * reg_id
         reg_ch = torch.zeros((), device=xb.device)
-        if G.n_channels > 1 and self.channel_weight > 0:
-            reg_ch = channel_regularizer(G.generators, self.channel_similarity)
-            loss = loss + self.channel_weight * reg_ch
+        ls = self.losses
+        if G.n_channels > 1 and ls.channel_weight > 0:
+            reg_ch = channel_regularizer(G.generators, ls.channel_similarity)
+            loss = loss + ls.channel_weight * reg_ch
         if self._sparsity_weight > 0:
             loss = loss + self._sparsity_weight * sparsity_regularizer(
-                G.generators, self.sparsity_norm
+                G.generators, ls.sparsity_norm
             )
         if loss.requires_grad:
             opt_g.zero_grad(set_to_none=True)
@@ -501,19 +572,61 @@ class LieGAN:
         history.step(loss_g=loss_adv, identity_reg=reg_id, channel_reg=reg_ch)
 
 
-class _Average(nn.Module):
-    """An exponential moving average of a module's parameters: p̄ ← β p̄ + (1 − β) p."""
+class _SpanWindow(nn.Module):
+    """The generators at the ends of the last k + 1 epochs, for the stopping rule (a module, so
+    the checkpoint keeps them and a resumed run measures the same moves)."""
 
-    def __init__(self, module: nn.Module, decay: float):
+    def __init__(self, generators: torch.Tensor, k: int):
         super().__init__()
-        import copy
+        self.register_buffer("past", generators.detach().expand(k + 1, *generators.shape).clone())
 
-        self.decay = decay
-        self.model = copy.deepcopy(module)
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+    def push(self, generators: torch.Tensor) -> tuple[float, float]:
+        """Add this epoch's generators; returns the span's move in this epoch and over the
+        last k epochs (since the start while fewer have passed)."""
+        self.past = torch.cat([self.past[1:], generators.detach().unsqueeze(0)])
+        return span_change(self.past[-2], self.past[-1]), span_change(self.past[0], self.past[-1])
+
+
+def _stuck(result: DiscoveryResult) -> bool:
+    """A run that settled (the stopping rule fired) on generators its discriminator still tells
+    apart from symmetries, or on g ≈ I: a wrong equilibrium another seed may escape."""
+    return result.config["stop"]["reason"] == "converged" and not fooled(result)
+
+
+class WarmEMA:
+    """``multi_avg_fn`` of :class:`~torch.optim.swa_utils.AveragedModel`: an exponential moving
+    average p̄ ← β_t p̄ + (1 − β_t) p with the warm-up β_t = min(β, (1 + t) / (10 + t)), t the
+    updates so far, so that a short run's average does not trail far behind its start."""
+
+    def __init__(self, decay: float):
+        self.decay = float(decay)
 
     @torch.no_grad()
-    def update(self, module: nn.Module) -> None:
-        for avg, p in zip(self.model.parameters(), module.parameters(), strict=True):
-            avg.lerp_(p.detach(), 1 - self.decay)
+    def __call__(self, averaged: list, current: list, n_averaged: torch.Tensor) -> None:
+        t = float(n_averaged)
+        beta = min(self.decay, (1.0 + t) / (10.0 + t))
+        torch._foreach_lerp_(averaged, current, 1.0 - beta)
+
+
+class _Reseeded:
+    """``_Reseeded(gan)(seed=s)``: a copy of ``gan`` with seed s, for restarts (``fit_seeds``)."""
+
+    def __init__(self, gan: LieGAN, **run):
+        self.gan, self.run, self.made = gan, run, []
+
+    def __call__(self, *, seed: int) -> LieGAN:
+        import copy
+        import dataclasses
+
+        clone = copy.copy(self.gan)
+        clone.seed = int(seed)
+        if self.run:  # e.g. no retries inside restarts: the seeds would overlap
+            clone.run = dataclasses.replace(clone.run, **self.run)
+        clone.generator = clone._build_generator()
+        clone.discriminator = clone.generator_average = clone.result = None
+        clone.results = []
+        self.made.append(clone)
+        return clone
+
+    def __getstate__(self):  # a worker process needs the settings, not the instances made here
+        return {"gan": self.gan, "run": self.run, "made": []}

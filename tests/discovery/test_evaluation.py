@@ -38,3 +38,17 @@ def test_all_zero_generators_score_zero_similarity_instead_of_failing():
     m = truth_metrics(torch.zeros(1, 2, 2), so(2))
     assert m["channel_cosine"] == 0.0 and m["subspace_similarity"] == 0.0
     assert m["mae"] == pytest.approx(0.5)  # |±1| in two of four entries
+
+
+def test_fooled_needs_a_discriminator_near_chance_and_no_collapse():
+    from liegnn.discovery.evaluation import fooled
+
+    def run(loss_d, identity_reg=0.3):
+        return DiscoveryResult(
+            torch.zeros(1, 2, 2), history={"loss_d": loss_d, "identity_reg": [identity_reg] * 3}
+        )
+
+    assert fooled(run([0.70, 0.692, 0.693, 0.691]))
+    assert not fooled(run([0.69, 0.60, 0.58, 0.59]))  # D tells the transformed samples apart
+    assert not fooled(run([0.693] * 3, identity_reg=1.0))  # g ≈ I fools D trivially
+    assert not fooled(run([]))

@@ -192,7 +192,7 @@ def test_subgroup_discovery_puts_mixture_peaks_at_multiples_of_2pi_over_7():
 def test_moving_average_of_the_generator_is_the_result():
     gan = LieGAN(2, seed=0, hidden=16, batch_size=32, ema=0.9)
     res = gan.fit(_ring(256), epochs=3, progress=False)
-    G, avg = gan.generator.generators.detach(), gan.generator_average.model.generators
+    G, avg = gan.generator.generators.detach(), gan.generator_average.module.generators
     assert torch.equal(res.generators, avg)
     assert not torch.equal(res.generators, G)  # it trails the last iterate
     assert torch.linalg.vector_norm(res.generators - G) < torch.linalg.vector_norm(G)
@@ -222,7 +222,8 @@ def test_sparsity_regularizer_acts_from_its_start_epoch_on():
 def test_discriminator_uses_its_own_adam_betas():
     gan = LieGAN(2, hidden=16, betas=(0.5, 0.999), betas_d=(0.8, 0.99))
     assert gan.config()["betas"] == [0.5, 0.999] and gan.config()["betas_d"] == [0.8, 0.99]
-    assert LieGAN(2).config()["betas_d"] == [0.9, 0.999]  # the paper code's D: Adam defaults
+    assert LieGAN.paper(2).config()["betas_d"] == [0.9, 0.999]  # the paper code's D: Adam's
+    assert LieGAN(2).config()["betas_d"] == [0.5, 0.999]  # the defaults: β₁ = 0.5 for D too
 
 
 def test_subgroup_discovery_learns_only_the_coefficients():

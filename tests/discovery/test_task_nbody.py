@@ -86,7 +86,7 @@ def test_bench_row_runner_saves_basis_trains_on_it_and_caches_rows(tmp_path):
     rows = {r["name"]: r for r in bench.rows(cfg)}
     assert len(rows) == 4 + 9 + 1 + 5  # discovery, EMLP (2 cuts x 4 + truth), MLP, augmentation
     found = bench.run_row(rows["discover-liegan"], cfg, tmp_path)
-    assert 0.0 <= found["cosine"] <= 1.0 and (tmp_path / "bases" / "liegan.pt").is_file()
+    assert 0.0 <= found["cosine"] <= 1.0 and (tmp_path / "bases" / "liegan" / "basis.pt").is_file()
     trained = bench.run_row(rows["emlp-liegan-cut0.005"], cfg, tmp_path)
     assert "error" not in trained and trained["test_mse"] > 0
     missing = bench.run_row(rows["augment-augerino"], cfg, tmp_path)

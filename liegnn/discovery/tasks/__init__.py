@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import math
 import os
 import platform
 import time
@@ -101,8 +100,10 @@ def resolve_task(task: str | os.PathLike | DiscoveryTask, **file_options) -> Dis
 
 def _recipe_keys() -> set[str]:
     from ..lie_gan import LieGAN
+    from ..settings import FIELDS
 
-    return set(inspect.signature(LieGAN.__init__).parameters) - {"self", "seed", "device"}
+    params = set(inspect.signature(LieGAN.__init__).parameters) | set(FIELDS)
+    return params - {"self", "seed", "device", "overrides"}
 
 
 def merged_recipe(task: DiscoveryTask, overrides: dict[str, Any] | None) -> dict[str, Any]:
@@ -137,8 +138,6 @@ def _jsonable(v):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
         return [_jsonable(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
     if v is None or isinstance(v, bool | int | float | str):
         return v
     return repr(v)

@@ -33,6 +33,13 @@ class TaskData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+#: the overrides that keep a recipe tuned before LieGAN's general defaults on its tuned course:
+#: the paper code's Adam β for D (PyTorch's default), no moving average, and every one of the
+#: task's epochs (no stopping rule: the span rule ignores the scale a discrete group needs), and
+#: no retries (the tasks train several seeds and pick one with select_best)
+AS_TUNED = dict(betas_d=(0.9, 0.999), ema=0.0, stop_tol=None, retries=0)
+
+
 @dataclass
 class DiscoveryTask:
     """A named discovery task.
@@ -41,7 +48,8 @@ class DiscoveryTask:
         name: the CLI name (``"nbody"``, ``"discrete-rotation"``, ...).
         description: one line for ``liegnn discover --help`` and the summary.
         load: ``load(seed, quick) -> TaskData``; ``quick`` gives a small, fast version for tests.
-        recipe: ``LieGAN`` keyword arguments (``n`` and ``n_channels`` included).
+        recipe: ``LieGAN`` keyword arguments (``n`` and ``n_channels`` included): the
+            defaults plus the task's overrides.
         epochs: ``fit`` epochs of the default run; ``quick_epochs`` for ``quick``.
         steps_per_epoch: ``fit``'s cap on batches per epoch (None: whole data).
         seeds: how many seeds the default run trains; ``select_best`` picks one (no truth used).

@@ -23,18 +23,21 @@ N_TRAJECTORIES_QUICK = {2: 60, 3: 32}
 
 
 def recipe(n_bodies: int = 2, *, mask: bool = True) -> dict:
-    """LieGAN keyword arguments for the n-body task (``mask=False``: the whole gl(4n))."""
+    """LieGAN keyword arguments for the n-body task (``mask=False``: the whole gl(4n)): the
+    defaults (among them lr_g = 1e-2 from init_scale 0.1, lr_decay 0.97, and Adam β₁ = 0.5 for D,
+    which made the 2-body rotation 2–5× faster than PyTorch's 0.9) plus these overrides."""
     return dict(
         n=4 * n_bodies,
         n_channels=1,
-        mask=nbody_blocks(n_bodies) if mask else None,
-        rep_y="standard",
-        identity_weight=1.0,
-        batch_size=64,
-        lr_g=1e-2,
+        mask=nbody_blocks(n_bodies) if mask else None,  # the paper's 2 × 2 blocks
+        rep_y="standard",  # the future steps y rotate with x
+        identity_weight=1.0,  # as the paper for this task
+        hidden=512,  # tuned with the paper's D: width and rate
         lr_d=2e-4,
-        lr_decay=0.97,
-        init_scale=0.1,
+        batch_size=64,
+        ema=0.0,  # converges in ~150 steps: an average over ~100 would only trail
+        stop_tol=None,  # the task's 40 epochs were tuned
+        retries=0,  # the task trains three seeds and picks one with select_best
     )
 
 
