@@ -16,7 +16,10 @@ CPU default (about 5 minutes on 2 idle cores with ``--workers 2``)::
     python benchmarks/bench_discrete_rotation.py --ks 7 --seeds 0 1 2 3 4 5   # more seeds
 
 Writes ``results/bench_discrete_rotation/results.json`` (atomically; finished (k, method) rows
-are kept and skipped on a rerun) and the selected LieGAN heatmaps.
+with the same seeds, run length and configuration are kept and skipped on a rerun) and the
+selected LieGAN heatmaps. The seeds go through :func:`liegnn.discovery.fit_seeds` and
+:func:`liegnn.discovery.select_best` (``run_task`` runs LieGAN only, one task per k would be
+needed, and its summary lacks the per-seed generators this table reports).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import math
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -33,8 +37,11 @@ import torch
 from liegnn._atomic import atomic_write_json
 from liegnn.algebra.compare import generator_mae
 from liegnn.datasets.synthetic import discrete_rotation, discrete_rotation_generator
-from liegnn.discovery import SymmetryGAN, fit_seeds, select_best
+from liegnn.discovery import LieGAN, SymmetryGAN, fit_seeds, select_best
 from liegnn.discovery.tasks.synthetic import C7_RECIPE
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402  (benchmarks/_common.py: settings digests)
 
 #: the paper's Table 4 (MAE to the truth); SymmetryGAN's 0.024 is starred there (a non-generator)
 PAPER = {
@@ -57,6 +64,15 @@ SGAN = {
 def rotation_angle(L: torch.Tensor) -> float:
     """The rotation angle of a generator in the (x₁, x₂) plane: (L₁₀ − L₀₁) / 2."""
     return float((L[1, 0] - L[0, 1]) / 2)
+
+
+def row_key(method: str, k: int, seeds: list[int]) -> str:
+    """A digest of what determines a row: method, k, seeds, run length, and the method's whole
+    configuration (the recipe and the defaults under it), so a changed recipe makes it stale."""
+    cls, options = (LieGAN, C7_RECIPE) if method == "LieGAN" else (SymmetryGAN, SGAN)
+    config = cls(**options, seed=0).config()
+    config.pop("seed", None)
+    return _common.digest([method, k, seeds, EPOCHS, STEPS, options, config])
 
 
 def run(method: str, k: int, seeds: list[int], workers: int) -> dict:
@@ -97,6 +113,7 @@ def run(method: str, k: int, seeds: list[int], workers: int) -> dict:
         "wall_s": wall,
         "paper_mae": PAPER[(method, k)],
         "generators": best.generators.tolist(),
+        "key": row_key(method, k, seeds),
     }, best
 
 
@@ -120,7 +137,7 @@ def main(argv=None):
         import json
 
         for row in json.loads(file.read_text())["rows"]:
-            if row["seeds"] and [s["seed"] for s in row["seeds"]] == args.seeds:
+            if row.get("key") == row_key(row["method"], row["k"], args.seeds):
                 done[(row["method"], row["k"])] = row
     rows = []
     meta = {

@@ -1,8 +1,9 @@
 """QM9, Table 5 of the LieGAN paper: discover se(3), then augment a non-equivariant model with it.
 
-1. LieGAN on QM9 atoms in affine coordinates (x, y, z, 1) (the ``qm9`` discovery task: 6 channels,
-   affine mask, DeepSets discriminator, several seeds, ``select_best``): the found basis, its
-   subspace similarity with se(3) and its rotation / translation parts.
+1. The ``qm9`` discovery task through :func:`liegnn.discovery.tasks.run_task` (its recipe: QM9
+   atoms in affine coordinates (x, y, z, 1), 6 channels, affine mask, DeepSets discriminator;
+   its seeds, ``select_best``): the found basis, its subspace similarity with se(3) and its
+   rotation / translation parts (the task's check). Files in ``<out>/discovery/``.
 2. HOMO and LUMO regression (L1; MAE in meV on the held-out split), same molecules and budget:
    - ``none``: Deep Sets on centred coordinates (the non-equivariant model, ``train_qm9("none")``);
    - ``liegan``: the same trained with Eq. 11 augmentation by the discovered basis, g drawn from
@@ -13,28 +14,33 @@
    - ``e3nn``: the e3nn gate network (:class:`liegnn.nn.e3nn_gate.E3nnGateNetwork`), equivariant
      reference.
 
-Results go to ``<out>/results.json`` (atomic, rewritten after every row); finished rows (and the
-discovery) with the same settings are read back, so a rerun skips them. Training runs live in
-``<out>/runs/<target>-<row>-<hash>`` and resume after a kill.
+Results go to ``<out>/results.json`` (atomic, rewritten after every row); finished rows with the
+same settings and the same discovered basis are read back, so a rerun skips them, and the
+discovery is reused while its settings (the task's recipe included) are unchanged. Training runs
+live in ``<out>/runs/<target>-<row>-<hash>`` and resume after a kill.
 
     python benchmarks/bench_qm9.py                      # CPU default, 1 thread
+    python benchmarks/bench_qm9.py --workers 2          # discovery seeds in 2 processes
     python benchmarks/bench_qm9.py --full --device cuda # the paper's scale (not run here)
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from liegnn._atomic import atomic_write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402  (benchmarks/_common.py: the shared discovery stage)
 
 ROWS = ("none", "liegan", "se3", "liegnn", "e3nn")
 ROW_NAMES = {
@@ -51,10 +57,12 @@ PAPER = {
     "lumo": {"none": 43.5, "liegan": 36.4, "se3": 29.8},
 }
 
-#: CPU default (fits about 20 min on one quiet thread) and the published scale.
+#: CPU default (fits about 20 min on one quiet thread) and the published scale. ``discovery``
+#: changes only the qm9 task's run length (epochs, steps_per_epoch: None = every batch, seeds);
+#: the recipe and the molecules are the task's.
 CONFIGS = {
     "cpu": dict(
-        discovery=dict(molecules=4000, epochs=8, steps_per_epoch=50, seeds=2),
+        discovery=dict(),  # the qm9 task's: 4000 molecules, 8 epochs x 50 steps, 2 seeds
         train=dict(preset="cpu", subset=3000, batch_size=32, lr=1e-3, warmup_epochs=1),
         models=dict(
             deepsets=dict(hidden=64, n_layers=4, epochs=20),
@@ -64,7 +72,7 @@ CONFIGS = {
         ),
     ),
     "full": dict(
-        discovery=dict(molecules=None, epochs=100, steps_per_epoch=None, seeds=3),
+        discovery=dict(epochs=100, steps_per_epoch=None, seeds=3),  # the task's molecules
         train=dict(preset="full", subset=None),
         models=dict(
             deepsets=dict(hidden=128, n_layers=4, epochs=1000),
@@ -76,60 +84,38 @@ CONFIGS = {
 }
 
 
-def _digest(obj) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+def discover(cfg: dict, out: Path, args: argparse.Namespace) -> dict:
+    """The qm9 discovery task through ``run_task`` (reused while its settings are the same)."""
+    from liegnn.discovery.tasks import discovery_task
 
-
-def _tasks_module():
-    """The qm9 discovery task, imported on its own (the task registry is not needed)."""
-    from liegnn.discovery.tasks import qm9
-
-    return qm9
-
-
-def discover(cfg: dict, out: Path, seed: int, progress: bool) -> dict:
-    """Run the qm9 discovery task (``seeds`` runs, ``select_best``), save the basis."""
-    from liegnn.discovery import LieGAN, select_best
-
-    qm9 = _tasks_module()
-    task = qm9.TASKS["qm9"]
-    t0 = time.perf_counter()
-    coords, mask, onehot = qm9.affine_atoms(cfg["molecules"], seed)
-    recipe = dict(task.recipe)
-    n, c = recipe.pop("n"), recipe.pop("n_channels")
-    truth = qm9.bases.se(3)
-    runs = []
-    for s in range(cfg["seeds"]):
-        r = LieGAN(n, c, **recipe, seed=seed + s).fit(
-            coords,
-            epochs=cfg["epochs"],
-            steps_per_epoch=cfg["steps_per_epoch"],
-            point_mask=mask,
-            features=onehot,
-            truth=truth,
-            progress=progress,
-        )
-        sim = r.compare(truth)["subspace_similarity"]
-        print(f"  discovery seed {seed + s}: subspace similarity with se(3) {sim:.3f}", flush=True)
-        runs.append(r)
-    best = select_best(runs)
-    path = out / "basis.pt"
-    best.save(path)
-    try:
-        best.plot(out / "generators.png")
-    except ImportError:
-        pass
-    comparison = best.compare(truth)
+    task = discovery_task("qm9")
+    if "steps_per_epoch" in cfg:
+        task = replace(task, steps_per_epoch=cfg["steps_per_epoch"])
+    found = _common.discover(
+        task,
+        out / "discovery",
+        seed=args.seed,
+        seeds=cfg.get("seeds"),
+        epochs=cfg.get("epochs"),
+        quick=args.quick,
+        workers=args.workers,
+        device=args.device,
+        progress=args.progress,
+    )
+    s = found.summary
     return {
-        "basis": str(path),
-        "molecules": int(coords.shape[0]),
-        "seed_similarities": [r.compare(truth)["subspace_similarity"] for r in runs],
-        "selected_seed": seed + next(i for i, r in enumerate(runs) if r is best),
-        "subspace_similarity": comparison["subspace_similarity"],
-        "channel_cosine": comparison["channel_cosine"],
-        **qm9.rotation_translation_parts(best.generators),
-        "generators": best.generators.tolist(),
-        "wall_s": time.perf_counter() - t0,
+        "basis": str(found.basis),
+        "basis_digest": found.digest,
+        "key": found.key,
+        "cached": found.cached,
+        "molecules": s["data"]["molecules"],
+        "seed_similarities": found.per_seed("subspace_similarity"),
+        "selected_seed": s["chosen_seed"],
+        "subspace_similarity": found.truth("subspace_similarity"),
+        "channel_cosine": found.truth("channel_cosine"),
+        **s["check"],
+        "generators": s["generators"],
+        "wall_s": s["wall_time_s"],
     }
 
 
@@ -194,6 +180,10 @@ def main(argv=None) -> int:
     p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="discovery seeds trained at once")
+    p.add_argument(
+        "--quick", action="store_true", help="the qm9 task's quick discovery (smoke runs)"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--root", help="dataset cache folder (default: ~/.cache/liegnn)")
     p.add_argument("--out", default="results/bench_qm9")
@@ -224,16 +214,21 @@ def main(argv=None) -> int:
     results["meta"] = meta
     start = time.perf_counter()
 
-    dkey = _digest([cfg["discovery"], args.seed])
-    d = results.get("discovery")
-    if d is None or d.get("key") != dkey or not Path(d["basis"]).exists():
-        print("discovery: LieGAN on QM9 atoms (affine coordinates, 6 channels)", flush=True)
-        d = discover(cfg["discovery"], out, args.seed, args.progress) | {"key": dkey}
-        results["discovery"] = d
-        results["rows"] = {}  # rows depend on the basis
-        atomic_write_json(results, file, indent=1)
-    else:
-        print("discovery: cached", flush=True)
+    print("discovery: the qm9 task (LieGAN on QM9 atoms, affine, 6 channels)", flush=True)
+    d = discover(cfg["discovery"], out, args)
+    results["discovery"] = d
+    results["rows"] = {  # rows trained on another discovered basis are stale
+        k: v
+        for k, v in results["rows"].items()
+        if v.get("basis_digest") in (None, d["basis_digest"])
+    }
+    atomic_write_json(results, file, indent=1)
+    sims = ", ".join(f"{v:.3f}" for v in d["seed_similarities"])
+    print(
+        f"discovery: {'reused' if d['cached'] else 'done'}; per seed similarity with se(3) "
+        f"{sims}, selected seed {d['selected_seed']}",
+        flush=True,
+    )
     print(
         f"found basis: subspace similarity with se(3) {d['subspace_similarity']:.3f}, "
         f"linear part vs so(3) {d['rotation_similarity']:.3f}, skew share "
@@ -246,7 +241,9 @@ def main(argv=None) -> int:
         for row in args.rows:
             kw = row_arguments(row, d["basis"], cfg, args.baseline)
             settings = dict(kw, **cfg["train"], target=target, seed=args.seed)
-            key = _digest([settings, dkey])
+            # a row trained on the discovered basis is keyed on its values too
+            basis = d["basis_digest"] if str(kw["symmetry"]).startswith("discovered:") else None
+            key = _common.digest([settings, basis])
             name = _row_name(target, row, args.baseline)
             done = results["rows"].get(name)
             if done is not None and done.get("key") == key:
@@ -266,6 +263,7 @@ def main(argv=None) -> int:
             wall = time.perf_counter() - t0
             results["rows"][name] = {
                 "key": key,
+                "basis_digest": basis,
                 "model": r["model"],
                 "mae_meV": r["test"]["mae_meV"],
                 "best_epoch": r["best"]["epoch"],

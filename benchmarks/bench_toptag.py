@@ -4,17 +4,22 @@ Steps (each cached, so a rerun skips what is finished):
 
 1. jets: ``--n-jets`` jets generated with Pythia 8 + FastJet (the reference recipe without
    Delphes; cached in the dataset cache), or the reference files given with ``--data``;
-2. discovery: LieGAN (the ``toptag`` task's recipe, 7 channels, ``--discovery-seeds`` runs,
-   ``select_best``) on the two leading constituents of the *training* jets → subspace similarity
-   with so(1, 3), the share of the scaling, J = ``solve_metric`` of the basis without its scaling
-   part and its cosine with Minkowski;
+2. discovery: the ``toptag`` task through :func:`liegnn.discovery.tasks.run_task` (its recipe,
+   7 channels, its seeds or ``--discovery-seeds``, ``select_best``, its check) on the two leading
+   constituents of the *training* jets → subspace similarity with so(1, 3), the share of the
+   scaling, J = ``solve_metric`` of the basis without its scaling part and its cosine with
+   Minkowski;
 3. training: LieGNN(J discovered) vs LorentzNet (J = η) vs EGNN (J = I) with the same jets,
    split, preset and budget, ``--seeds`` seeds each, via
    :func:`liegnn.training.experiments.train_toptag`: test accuracy, AUC, 1/ε_B at ε_S = 0.3 and
    0.5 (mean ± std over seeds) and the ROC curves (``roc.png``) from the best-validation weights.
+   LieGNN gets the discovered basis as it is (``discovered:<out>/discovery/basis.pt``); the
+   library takes its action on one 4-vector without the scaling part before solving J.
 
-Writes ``results.json`` (atomic, after every row), ``roc.png``, the basis ``basis.pt`` and its
-heatmap ``generators.png`` under ``--out``.
+Writes ``results.json`` (atomic, after every row) and ``roc.png`` under ``--out``, and the
+discovery (``basis.pt``, its heatmap ``generators.png``, ``summary.json``) under
+``--out``/discovery. A rerun reuses the discovery while its settings are the same and skips
+finished rows; rows trained on another discovered basis are trained again.
 
 CPU default (3000 jets, 3 seeds; about 16–18 minutes on one thread of a quiet machine)::
 
@@ -32,14 +37,19 @@ import argparse
 import json
 import os
 import platform
-import shutil
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from liegnn._atomic import atomic_write_json
+from liegnn.metric import NoInvariantMetricError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402  (benchmarks/_common.py: the shared discovery stage)
 
 MODELS = {"LieGNN (discovered J)": "discovered", "LorentzNet (J = η)": "minkowski"}
 MODELS["EGNN (J = I)"] = "euclidean"
@@ -57,8 +67,9 @@ def parse_args(argv=None):
     p.add_argument("--data-seed", type=int, default=0, help="generation and split seed")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per model")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (preset: 10 / 35)")
-    p.add_argument("--discovery-seeds", type=int, default=4)
+    p.add_argument("--discovery-seeds", type=int, default=None, help="(task default: 4)")
     p.add_argument("--discovery-epochs", type=int, default=None, help="(task default: 60)")
+    p.add_argument("--workers", type=int, default=1, help="discovery seeds trained at once")
     p.add_argument("--full", action="store_true", help="paper scale: preset full, all jets")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
@@ -98,62 +109,56 @@ def jets_and_split(a):
     return x, y, time.perf_counter() - t0
 
 
-def discover(a, out: Path, record: dict, results_path: Path) -> dict:
+def training_jets_task(a):
+    """The registered ``toptag`` task (recipe, run length, seeds, check) on this benchmark's
+    training jets, divided by their mean leading energy: the test jets stay unseen."""
     from liegnn.algebra.bases import lorentz
-    from liegnn.discovery import LieGAN, select_best
-    from liegnn.discovery.result import DiscoveryResult
-    from liegnn.discovery.tasks._task import TaskData
-    from liegnn.discovery.tasks.toptag import TASKS, check, traceless
+    from liegnn.discovery.tasks import TaskData, discovery_task
 
-    task = TASKS["toptag"]
-    epochs = a.discovery_epochs or task.epochs
-    done = record["rows"].get("discovery")
-    if done and (out / "basis_lorentz.pt").exists():
-        if (done["epochs"], done["seeds"], done["recipe"]) == (
-            epochs,
-            a.discovery_seeds,
-            task.recipe,
-        ):
-            return done
-        # another discovery: the LieGNN rows trained with the old basis are stale
-        record["rows"] = {k: v for k, v in record["rows"].items() if "/discovered/" not in k}
-        for run in (out / "runs").glob("discovered-seed*"):
-            shutil.rmtree(run)
-    x, y, data_time = jets_and_split(a)
-    scale = float(x[:, 0, 0].mean())
-    x = x / scale
-    recipe = dict(task.recipe)
-    n, c = recipe.pop("n"), recipe.pop("n_channels")
-    t0 = time.perf_counter()
-    runs = [
-        LieGAN(n, c, **recipe, seed=s, device=a.device).fit(
-            x, y, epochs=epochs, steps_per_epoch=task.steps_per_epoch, progress=False
-        )
-        for s in range(a.discovery_seeds)
-    ]
-    best = select_best(runs)
-    discovery_time = time.perf_counter() - t0
-    best.save(out / "basis.pt")
-    best.plot(out / "generators.png")
-    # LieGNN gets the basis without its scaling part: a scaling preserves no metric
-    DiscoveryResult(traceless(best.generators.to(torch.float64)), best.history, best.config).save(
-        out / "basis_lorentz.pt"
+    def load(seed: int, quick: bool) -> TaskData:
+        x, y, _ = jets_and_split(a)
+        scale = float(x[:, 0, 0].mean())
+        info = {"n_jets": len(y), "energy_scale_gev": scale, "split": "training jets"}
+        return TaskData(x=x / scale, y=y, truth=lorentz(dtype=torch.float64), info=info)
+
+    return replace(discovery_task("toptag"), load=load)
+
+
+def discover(a, out: Path, record: dict, results_path: Path) -> dict:
+    """The discovery row: ``run_task`` on the training jets (reused while nothing changed)."""
+    found = _common.discover(
+        training_jets_task(a),
+        out / "discovery",
+        seeds=a.discovery_seeds,
+        epochs=a.discovery_epochs,
+        data={"data": a.data, "n_jets": a.n_jets, "data_seed": a.data_seed, "full": a.full},
+        workers=a.workers,
+        device=a.device,
+        progress=False,
     )
-    truth = lorentz(dtype=torch.float64)
+    s = found.summary
     row = {
-        "n_train_jets": len(y),
-        "energy_scale_gev": scale,
-        "epochs": epochs,
-        "seeds": a.discovery_seeds,
-        "recipe": task.recipe,
-        "data_time_s": data_time,
-        "time_s": discovery_time,
-        "subspace_similarity_so13": best.compare(truth)["subspace_similarity"],
-        "per_seed_subspace_similarity_so13": [
-            r.compare(truth)["subspace_similarity"] for r in runs
-        ],
-        **check(best, TaskData(x=x, y=y, truth=truth)),
-        "generators": best.generators.tolist(),
+        "basis": str(found.basis),
+        "basis_digest": found.digest,
+        "key": found.key,
+        "n_train_jets": s["data"]["n_jets"],
+        "energy_scale_gev": s["data"]["energy_scale_gev"],
+        "epochs": s["epochs"],
+        "seeds": len(s["seeds"]),
+        "chosen_seed": s["chosen_seed"],
+        "recipe": s["recipe"],
+        "data_time_s": s["load_time_s"],
+        "time_s": s["wall_time_s"] - s["load_time_s"],
+        "subspace_similarity_so13": found.truth("subspace_similarity"),
+        "per_seed_subspace_similarity_so13": found.per_seed("subspace_similarity"),
+        **s["check"],
+        "generators": s["generators"],
+    }
+    # rows trained on another discovered basis are stale
+    record["rows"] = {
+        k: v
+        for k, v in record["rows"].items()
+        if v.get("basis_digest") in (None, row["basis_digest"])
     }
     record["rows"]["discovery"] = row
     atomic_write_json(record, results_path)
@@ -193,12 +198,15 @@ def test_scores(run_dir: Path, symmetry: str, a, settings: dict) -> tuple[np.nda
     return np.concatenate(scores), np.concatenate(labels)
 
 
-def train_row(model_name, kind, seed, a, out, basis: Path, settings: dict) -> dict:
+def train_row(model_name, kind, seed, a, out, disc: dict, settings: dict) -> dict:
+    """One training run; the discovered row gets the basis file as found (``disc``)."""
     from liegnn.training.experiments import train_toptag
     from liegnn.training.metrics import background_rejection, roc_auc
 
-    symmetry = f"discovered:{basis}" if kind == "discovered" else kind
-    run_dir = out / "runs" / f"{kind}-seed{seed}"
+    symmetry = f"discovered:{disc['basis']}" if kind == "discovered" else kind
+    # a run on another discovered basis is not resumed: the folder names the basis
+    tag = f"{kind}-{disc['basis_digest']}" if kind == "discovered" else kind
+    run_dir = out / "runs" / f"{tag}-seed{seed}"
     t0 = time.perf_counter()
     m = train_toptag(
         symmetry,
@@ -237,7 +245,13 @@ def train_row(model_name, kind, seed, a, out, basis: Path, settings: dict) -> di
         "metric_similarity_minkowski": m.get("metric_similarity_minkowski"),
         "time_s": train_time,
         "run_dir": str(run_dir),
+        "basis_digest": disc["basis_digest"] if kind == "discovered" else None,
     }
+
+
+def trained_rows(record: dict) -> list[dict]:
+    """The finished training rows (not those that could not train, with an ``error``)."""
+    return [r for k, r in record["rows"].items() if k.startswith("train/") and "error" not in r]
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -260,11 +274,7 @@ def roc_figure(record: dict, out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(5, 4))
     for model_name in MODELS:
-        rows = [
-            r
-            for k, r in record["rows"].items()
-            if k.startswith("train/") and r["model"] == model_name
-        ]
+        rows = [r for r in trained_rows(record) if r["model"] == model_name]
         for i, r in enumerate(sorted(rows, key=lambda r: r["seed"])):
             z = np.load(Path(r["run_dir"]) / "test_scores.npz")
             eps_b, eps_s, _ = roc_curve(z["scores"], z["labels"])
@@ -328,22 +338,20 @@ def main(argv=None) -> dict:
             key = f"train/{kind}/seed{seed}"
             if key in record["rows"]:
                 continue
-            row = train_row(model_name, kind, seed, a, out, out / "basis_lorentz.pt", settings)
+            try:
+                row = train_row(model_name, kind, seed, a, out, disc, settings)
+                result = f"acc {row['accuracy']:.4f} AUC {row['auc']:.4f} ({row['time_s']:.0f} s)"
+            except NoInvariantMetricError as err:  # the discovered basis: recorded, not fatal
+                row = {"model": model_name, "symmetry": kind, "seed": seed, "error": str(err)}
+                row["basis_digest"] = disc["basis_digest"]
+                result = f"no LieGNN: {err}"
             record["rows"][key] = row
             atomic_write_json(record, results_path)
-            print(
-                f"{model_name:24s} seed {seed}: acc {row['accuracy']:.4f} AUC {row['auc']:.4f} "
-                f"({row['time_s']:.0f} s)",
-                flush=True,
-            )
+            print(f"{model_name:24s} seed {seed}: {result}", flush=True)
     table = {}
     for model_name in MODELS:
-        rows = [
-            r
-            for k, r in record["rows"].items()
-            if k.startswith("train/") and r["model"] == model_name
-        ]
-        table[model_name] = summarise(rows)
+        rows = [r for r in trained_rows(record) if r["model"] == model_name]
+        table[model_name] = summarise(rows) if rows else None
     record["table"] = table
     record["wall_time_s_this_call"] = time.perf_counter() - t_start
     atomic_write_json(record, results_path)
@@ -359,6 +367,9 @@ def main(argv=None) -> dict:
         "  paper acc / AUC"
     )
     for model_name, s in table.items():
+        if s is None:
+            print(f"{model_name:24s} {'no finished row':>17s}")
+            continue
         print(
             f"{model_name:24s} {pm(s['accuracy'], 4):>17s} {pm(s['auc'], 4):>17s} "
             f"{pm(s['rejection_30'], 0):>13s} {pm(s['rejection_50'], 0):>13s}  "
