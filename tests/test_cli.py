@@ -121,14 +121,14 @@ def test_discover_overrides_reach_the_recipe(tmp_path):
 
 
 def test_discover_user_file_and_train_reads_the_saved_basis(tmp_path):
-    from liegnn.training.symmetry import load_basis, parse_symmetry
+    from liegnn.training.symmetry import parse_symmetry
 
     x = torch.randn(300, 3, generator=torch.Generator().manual_seed(0))
     np.savez(tmp_path / "iso.npz", x=x.numpy())
     out = tmp_path / "iso"
     args = ["discover", str(tmp_path / "iso.npz"), "--out", str(out), "--no-progress"]
     assert main(args + ["--epochs", "1", "--steps-per-epoch", "2", "--channels", "3"]) == 0
-    basis = load_basis(parse_symmetry(f"discovered:{out / 'basis.pt'}"))
+    basis = parse_symmetry(f"discovered:{out / 'basis.pt'}").symmetry(3).generators
     assert basis.shape == (3, 3, 3) and basis.dtype == torch.float64
 
 
@@ -169,3 +169,16 @@ def test_discover_data_option_names_the_jet_file(tmp_path, monkeypatch):
         main(["discover", "toptag", "--data", str(missing), "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="--data is for the toptag task"):
         main(["discover", "su2", "--data", str(missing), "--out", str(tmp_path / "p")])
+
+
+def test_python_dash_m_liegnn_runs_the_command_with_the_installed_version():
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    import liegnn
+
+    done = subprocess.run(
+        [sys.executable, "-m", "liegnn", "--version"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == f"liegnn {version('liegnn')}" == f"liegnn {liegnn.__version__}"
