@@ -101,21 +101,18 @@ class DiscoveryResult:
     def plot(self, path: str | os.PathLike | None = None, *, normalize: bool = False, titles=None):
         """Heatmaps of each channel, as the paper's figures; complex: Re and Im rows.
 
-        Saves to ``path`` when given (PNG, PDF, …) and returns the matplotlib figure.
+        Saves to ``path`` when given (PNG, PDF, …) and returns the matplotlib figure. It is a
+        plain ``matplotlib.figure.Figure``: no pyplot state and no backend switch, so it works
+        headless and shows inline in Jupyter alike.
         """
         require("matplotlib", "plot")
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         L = self.normalized() if normalize else self.generators
         parts = [("Re ", L.real), ("Im ", L.imag)] if L.is_complex() else [("", L)]
         c = L.shape[0]
-        fig, axes = plt.subplots(
-            len(parts), c, figsize=(2.6 * c + 0.6, 2.4 * len(parts)), squeeze=False
-        )
+        fig = Figure(figsize=(2.6 * c + 0.6, 2.4 * len(parts)))
+        axes = fig.subplots(len(parts), c, squeeze=False)
         vmax = max(float(p.abs().max()) for _, p in parts) or 1.0
         for r, (prefix, P) in enumerate(parts):
             for i in range(c):

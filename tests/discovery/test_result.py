@@ -103,3 +103,15 @@ def test_result_rejects_malformed_generators():
         DiscoveryResult(torch.zeros(2, 3, 4))
     with pytest.raises(ValueError, match="NaN"):
         DiscoveryResult(torch.full((1, 2, 2), float("nan")))
+
+
+def test_plot_leaves_the_matplotlib_backend_and_pyplot_state_alone(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    figures = plt.get_fignums()
+    fig = DiscoveryResult(so(3)).plot(tmp_path / "so3.png")
+    assert matplotlib.get_backend() == before  # no matplotlib.use: inline Jupyter keeps working
+    assert plt.get_fignums() == figures  # a plain Figure, not registered with pyplot
+    assert type(fig).__name__ == "Figure"
