@@ -36,7 +36,6 @@ import torch
 from .algebra.kronecker import factor_position, kron_product_apply, kron_sum_apply, kron_sum_sparse
 
 DENSE_LIMIT = 512  # weight-space dimension up to which the constraint is solved densely
-MAX_SUBPROBLEM = 16384  # largest dense eigenproblem attempted (memory ~ 8·size² bytes)
 _ZERO_WEIGHT_TOL = 0.2  # |Σ ±λ| ≤ tol · max|λ| counts as a zero weight (generous: noise-safe)
 _MAX_KRON_COND = 1e8  # largest accepted condition number of the Kronecker eigenbasis
 _REFINE_BELOW = 1e-6  # recompute ‖Bv‖ directly for relative singular values below this
@@ -248,7 +247,9 @@ def _zero_weight_basis(factors: tuple[int, ...], L: torch.Tensor, seed: int) -> 
 
     Candidates: random combinations, the generators themselves and random combinations of
     commuting pairs (a Cartan-like element is normal and small). Prefers a normal X (unitary
-    eigenbasis), then the smallest space; rejects X whose Kronecker eigenbasis is ill-conditioned.
+    eigenbasis), then one whose weights are clearly zero or not (none within a factor 2 of the
+    tolerance: noise moves the weights of a noisy algebra), then the smallest space; rejects X
+    whose Kronecker eigenbasis is ill-conditioned.
     None when no candidate qualifies or the space is not much smaller than the whole.
     """
     c, n, _ = L.shape
@@ -278,35 +279,100 @@ def _zero_weight_basis(factors: tuple[int, ...], L: torch.Tensor, seed: int) -> 
         sums = torch.zeros((), dtype=lam.dtype)
         for f in factors:
             sums = (sums[..., None] + (lam if f > 0 else -lam)).reshape(-1)
-        selected = torch.nonzero(sums.abs() <= _ZERO_WEIGHT_TOL * scale).ravel()
-        key = (not unitary, len(selected))
+        weights = sums.abs() / scale
+        selected = torch.nonzero(weights <= _ZERO_WEIGHT_TOL).ravel()
+        # noise spreads the weights: a zero weight moved near the tolerance would be lost, so
+        # prefer an X whose weights leave the band (tol/2, 2 tol] empty
+        band = (weights > _ZERO_WEIGHT_TOL / 2) & (weights <= 2 * _ZERO_WEIGHT_TOL)
+        key = (not unitary, bool(band.any()), len(selected))
         if best_key is None or key < best_key:
             # excluded directions: ‖dρ(X)v‖ ≥ tol·scale·‖v‖/cond^m, and ‖dρ(X)v‖ ≤ ‖r‖ ‖Bv‖
             bound = _ZERO_WEIGHT_TOL * scale / (float(r.norm()) * cond**m)
             best, best_key = (lam, Q, conj, selected, bound, unitary), key
-    if best is None or best_key[1] > (n**m) // 2:
+    if best is None or best_key[2] > (n**m) // 2:
         return None
     return _WeightBasis(factors, *best)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Refuse a solve above these: ``max_bytes`` of estimated peak memory, ``max_eigenproblem``
+    for the dimension of the dense symmetric eigenproblem (time ∝ dimension³)."""
+
+    max_bytes: float
+    max_eigenproblem: float
+
+
 def solve(
-    factors: tuple[int, ...], L: torch.Tensor, H: torch.Tensor | None, seed: int = 0
+    factors: tuple[int, ...],
+    L: torch.Tensor,
+    H: torch.Tensor | None,
+    seed: int = 0,
+    *,
+    limits: Limits | None = None,
+    context: str = "",
 ) -> Spectrum:
     """Spectrum of the invariance constraint of the tensor representation ``factors``.
 
     ``L``: (c, n, n) float64 generators; ``H``: (k, n, n) float64 group elements or None.
+    ``limits``: checked on cost estimates before anything of that size is allocated (a
+    ``ValueError`` naming the size and ``context``); None: no limit.
     """
     with _one_thread():
-        return _solve(factors, L, H, seed)
+        return _solve(factors, L, H, seed, limits, context)
 
 
-def _solve(factors, L, H, seed) -> Spectrum:
+def weight_space_bytes(N: int, n: int, m: int, c: int) -> int:
+    """Estimated peak bytes before the eigenproblem: the weight-space vectors of the element
+    search and of Lanczos (~32 float64 of length N) and the sparse Kronecker sums of the c
+    generators (n·m non-zeros per row, 16 bytes each)."""
+    return 8 * N * (32 + 2 * n * m * c)
+
+
+def eigenproblem_bytes(p: int, N: int, explicit: bool, n: int, m: int, c: int) -> int:
+    """Estimated peak bytes of a p-dimensional reduced problem on an N-dimensional weight space:
+    the eigen-decomposition with its workspace (~4 p² float64), the Gram matrix assembled in
+    complex arithmetic (~4 p² complex) or, with an explicit basis, four N × p float64 arrays."""
+    assembly = 32 * N * p if explicit else 64 * p * p + 24 * p * n * m * c
+    return 32 * p * p + assembly
+
+
+def _check(limits: Limits | None, context: str, p: int, nbytes: int, what: str) -> None:
+    if limits is None:
+        return
+    if p > limits.max_eigenproblem:
+        raise ValueError(
+            f"{context}{what} is a {p}-dimensional eigenproblem, above the limit of "
+            f"{limits.max_eigenproblem:g} (time grows as its cube); raise it with "
+            "max_eigenproblem= or liegnn.nullspace.MAX_EIGENPROBLEM, or use smaller summands"
+        )
+    if nbytes > limits.max_bytes:
+        raise ValueError(
+            f"{context}{what} needs about {_gib(nbytes)} of memory, above the limit of "
+            f"{_gib(limits.max_bytes)}; raise it with max_bytes= or liegnn.nullspace.MAX_BYTES, "
+            "or use smaller summands"
+        )
+
+
+def _gib(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+def _solve(factors, L, H, seed, limits=None, context="") -> Spectrum:
+    c, n = L.shape[0] + (0 if H is None else H.shape[0]), L.shape[-1]
+    m, N = len(factors), L.shape[-1] ** len(factors)
+    space = f"the constraint on the {n}**{m} = {N}-dimensional weight space"
+    if N <= DENSE_LIMIT:
+        _check(limits, context, N, 40 * N * N, space)
+    else:
+        _check(limits, context, 0, weight_space_bytes(N, n, m, c), space)
     con = _Constraint(factors, L, H)
-    N = con.N
     basis = _zero_weight_basis(factors, L, seed) if N > DENSE_LIMIT else None
     P = R = None
     if basis is not None:
-        _check_size(basis.p, N)
+        explicit = not basis.unitary or H is not None
+        nbytes = eigenproblem_bytes(basis.p, N, explicit, n, m, c)
+        _check(limits, context, basis.p, nbytes, f"{space}, reduced to its zero weights,")
     if basis is not None and basis.unitary:
         M = _sparse_gram(con, basis)
         if any(kind == "product" for kind, _ in con.ops):
@@ -321,7 +387,7 @@ def _solve(factors, L, H, seed) -> Spectrum:
             M = torch.linalg.solve_triangular(R, con.gram(P), upper=True, left=False)
             M = torch.linalg.solve_triangular(R.T, M, upper=False)
     if basis is None:
-        _check_size(N, N)
+        _check(limits, context, N, 40 * N * N, space)
         P, R = torch.eye(N, dtype=torch.float64), None
         M = con.gram(P)
     lam, Y = _eigh((M + M.T) / 2)
@@ -364,15 +430,6 @@ def _sparse_gram(con: _Constraint, basis: _WeightBasis) -> torch.Tensor:
             C = basis.operator(mats) @ S
             M += (C.conj().T @ C).real.toarray()
     return torch.from_numpy(M)
-
-
-def _check_size(p: int, N: int) -> None:
-    if p > MAX_SUBPROBLEM:
-        raise RuntimeError(
-            f"the equivariance constraint on a {N}-dimensional weight space reduces to a "
-            f"{p}-dimensional eigenproblem, above the limit of {MAX_SUBPROBLEM}; split the "
-            "representation into smaller summands"
-        )
 
 
 @contextmanager

@@ -220,8 +220,9 @@ def invariant_forms(
             all vanish (and the discrete elements too move nothing), every form is invariant.
         discrete_generators: (k, d, d) group elements ρ(h_j), or None.
         tol: ``"auto"``: the cut rule of :func:`liegnn.nullspace.auto_cut` (highest gap of at
-            least ``gap`` × among the relative values ≤ ``max_residual``), applied to these
-            relative singular values; a float t: every relative value ≤ t is null.
+            least ``gap`` × whose lower side is ≤ ``AUTO_DOUBT`` · ``max_residual``; sure when
+            the kept values are ≤ ``max_residual``), applied to these relative singular values,
+            without its warning; a float t: every relative value ≤ t is null.
 
     Returns:
         :class:`InvariantForms`. Computed in float64 (complex128).
@@ -359,9 +360,9 @@ def solve_metric(
         return_info: return a :class:`MetricSolution` instead of J alone.
         tol: ``"auto"`` cuts the spectrum of relative singular values σ_j / ‖L̂‖_F (L̂_i the
             channels scaled to one Frobenius norm) with the rule of
-            :func:`liegnn.nullspace.auto_cut`: at the highest gap of at least ``gap`` × among the
-            values ≤ ``max_residual``, so exact nulls (rounding level) and noise-lifted nulls are
-            both kept. A float counts every
+            :func:`liegnn.nullspace.auto_cut`: at the highest gap of at least ``gap`` × whose
+            lower side is ≤ ``AUTO_DOUBT`` · ``max_residual``, so exact nulls (rounding level)
+            and noise-lifted nulls are both kept. A float counts every
             relative singular value ≤ ``tol`` as null (the relative residual a metric may have).
             The solve is :func:`invariant_forms`, shared with the EMLP's quadratic invariants.
         method: ``"svd"`` (closed form) or ``"gradient"`` (the paper's Eq. 14, Adam on

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,13 +45,17 @@ __all__ = [
 AUTO_GAP = 5.0  # a significant gap: consecutive singular values differ by at least this factor
 AUTO_SMALL = 0.05  # the small-value region: relative singular values up to this
 AUTO_FLOOR = 1e-10  # relative singular values below this are rounding: indistinguishable from 0
+AUTO_DOUBT = 2.0  # values in (AUTO_SMALL, AUTO_DOUBT · AUTO_SMALL] may be maps or not: warn
+# cost guard, checked on estimates before allocating (raise them here or per call)
+MAX_BYTES = 2**30  # estimated peak memory of one pair's solve, and size of the assembled basis
+MAX_EIGENPROBLEM = 2048  # dimension of a pair's dense eigenproblem (time ∝ dimension³)
 
 _CACHE: OrderedDict[tuple, tuple[torch.Tensor, PairInfo]] = OrderedDict()
 _CACHE_SIZE = 256
 
 
 class SpectrumWarning(UserWarning):
-    """No gap in the singular values can be trusted; the cut returned no maps."""
+    """The automatic cut is unsure: small singular values without a clear gap (see auto_cut)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,8 @@ class PairInfo:
 
     ``singular_values``: ascending, absolute (for a projected solve, those of the zero-weight
     subspace, see ``method``); ``scale``: the largest singular value of the whole constraint;
-    ``cut``: relative cut used (maps kept: s ≤ cut · scale); ``rank``: number of maps.
+    ``cut``: relative cut used (maps kept: s ≤ cut · scale); ``rank``: number of maps;
+    ``doubt``: why an automatic cut is unsure (the ``SpectrumWarning`` text), or None.
     """
 
     rep_in: TensorRep
@@ -70,6 +75,7 @@ class PairInfo:
     cut: float
     rank: int
     method: str
+    doubt: str | None = None
 
     @property
     def relative_singular_values(self) -> torch.Tensor:
@@ -113,35 +119,54 @@ def auto_cut(
 
     ``relative_values``: ascending singular values divided by a scale (here the largest one;
     the metric solver divides by ‖L̂‖_F so that each value is the residual of its vector). Values
-    below ``floor`` (default ``AUTO_FLOOR``) count as zero. A gap is significant when consecutive
-    values differ by at least a factor ``gap`` (default ``AUTO_GAP``) and the lower one is at most
-    ``small`` (default ``AUTO_SMALL``). The cut sits at the highest such gap (geometric mean of its
-    two sides), so maps at rounding level (identity, swap) and maps at the noise level of a noisy
-    algebra are kept together; the single largest ratio would fall between those two and drop
-    the latter. ``excluded``: a lower bound of the values missing from the list (a projected
-    solve). Returns (0, 0.0) when there is no such gap, with a ``SpectrumWarning`` (unless
-    ``warn=False``) when small values exist but no gap can be trusted.
+    below ``floor`` (default ``AUTO_FLOOR``) count as zero. A gap is a pair of consecutive values
+    that differ by at least a factor ``gap`` (default ``AUTO_GAP``); the cut sits at the highest
+    gap whose lower side is at most ``AUTO_DOUBT · small`` (geometric mean of its two sides), so
+    maps at rounding level (identity, swap) and maps at the noise level of a noisy algebra are
+    kept together; the single largest ratio would fall between those two and drop the latter.
+
+    The answer is *sure* when the values kept are at most ``small`` (default ``AUTO_SMALL``) and
+    the first value dropped is above ``AUTO_DOUBT · small``; otherwise (kept values in the
+    doubtful band (small, AUTO_DOUBT · small], a dropped value in it, or small values without
+    any gap) a ``SpectrumWarning`` naming ``context`` and the values is emitted (unless
+    ``warn=False``). Values that are all above the band give (0, 0.0) silently (clearly no maps).
+    ``excluded``: a lower bound of the values missing from the list (a projected solve).
     """
+    rank, cut, doubt = _cut_at_gap(relative_values, excluded, gap, small, floor)
+    if warn and doubt:
+        warnings.warn(f"{context}{doubt}", SpectrumWarning, stacklevel=2)
+    return rank, cut
+
+
+def _cut_at_gap(relative_values, excluded, gap, small, floor) -> tuple[int, float, str | None]:
+    """:func:`auto_cut`'s (rank, cut) and, when the answer is unsure, the warning's text."""
     x = relative_values.to(torch.float64).clamp_min(floor)
     if len(x) == 0:
-        return 0, 0.0
+        return 0, 0.0, None
+    doubt = AUTO_DOUBT * small
     above = x[1:]
     if excluded is not None:
         above = torch.cat([above, x.new_tensor([max(float(excluded), float(x[-1]))])])
     below = x[: len(above)]
-    significant = (above >= gap * below) & (below <= small)
-    if significant.any():
-        j = int(torch.nonzero(significant).max())
-        return j + 1, math.sqrt(float(below[j]) * float(above[j]))
-    if warn and float(x[0]) <= small:
-        warnings.warn(
-            f"{context}no significant gap (factor {gap:g}) among the small singular values "
-            f"(smallest relative value {float(relative_values[0]):.2e}); returning no maps. "
-            "Inspect the spectrum with return_info=True and pass a float threshold.",
-            SpectrumWarning,
-            stacklevel=6,
-        )
-    return 0, 0.0
+    candidates = torch.nonzero((above >= gap * below) & (below <= doubt)).ravel()
+    if len(candidates):
+        j = int(candidates.max())
+        rank, cut = j + 1, math.sqrt(float(below[j]) * float(above[j]))
+        unsure = float(below[j]) > small or float(above[j]) <= doubt
+    else:
+        rank, cut = 0, 0.0
+        unsure = float(x[0]) <= doubt
+    if not unsure:
+        return rank, cut, None
+    shown = ", ".join(f"{float(v):.2e}" for v in relative_values[: rank + 3])
+    found = f"a gap after {rank} value(s)" if rank else "no gap"
+    message = (
+        f"unsure cut: {found} (factor {gap:g}) among the small relative singular values "
+        f"[{shown}, ...] (sure only when the kept ones are ≤ {small:g} and the next > "
+        f"{doubt:g}); returning {rank} map(s). Inspect the spectrum with return_info=True and "
+        "pass a float threshold."
+    )
+    return rank, cut, message
 
 
 def _digest(t: torch.Tensor | None) -> bytes:
@@ -155,7 +180,7 @@ def _threshold_key(threshold) -> tuple:
     if isinstance(threshold, str):
         if threshold != "auto":
             raise ValueError(f'threshold must be a float or "auto", got {threshold!r}')
-        return ("auto", AUTO_GAP, AUTO_SMALL, AUTO_FLOOR)
+        return ("auto", AUTO_GAP, AUTO_SMALL, AUTO_FLOOR, AUTO_DOUBT)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise ValueError(f'threshold must be a float or "auto", got {threshold!r}')
     t = float(threshold)
@@ -176,7 +201,7 @@ def _resolve_group(generators, discrete_generators) -> tuple[torch.Tensor, torch
     return L, H
 
 
-def _solve_pair(out_rep: TensorRep, in_rep: TensorRep, L, H, key, threshold) -> tuple:
+def _solve_pair(out_rep: TensorRep, in_rep: TensorRep, L, H, key, threshold, limits) -> tuple:
     """Basis (|out|·|in|, r) of the equivariant maps in_rep → out_rep, and its PairInfo."""
     factors = out_rep.factors + tuple(-f for f in in_rep.factors)  # Hom(A, B) = B ⊗ A*
     order = sorted(range(len(factors)), key=lambda j: -factors[j])  # V factors first, then V*
@@ -186,7 +211,8 @@ def _solve_pair(out_rep: TensorRep, in_rep: TensorRep, L, H, key, threshold) -> 
         _CACHE.move_to_end(cache_key)
         basis, info = _CACHE[cache_key]
     else:
-        basis, info = _solve_canonical(canonical, L, H, threshold)
+        context = f"{in_rep!r} → {out_rep!r}: "
+        basis, info = _solve_canonical(canonical, L, H, threshold, limits, context)
         _CACHE[cache_key] = (basis, info)
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -194,7 +220,10 @@ def _solve_pair(out_rep: TensorRep, in_rep: TensorRep, L, H, key, threshold) -> 
     if m > 1 and order != sorted(order):  # back from the canonical factor order
         inverse = [order.index(j) for j in range(m)]
         basis = basis.reshape((n,) * m + (r,)).permute(*inverse, m).reshape(n**m, r)
-    return _fix_signs(basis), PairInfo(in_rep, out_rep, *info)
+    pair = PairInfo(in_rep, out_rep, *info)
+    if pair.doubt is not None:  # on every call, cached or not
+        warnings.warn(f"{in_rep!r} → {out_rep!r}: {pair.doubt}", SpectrumWarning, stacklevel=4)
+    return _fix_signs(basis), pair
 
 
 def _fix_signs(basis: torch.Tensor) -> torch.Tensor:
@@ -207,24 +236,22 @@ def _fix_signs(basis: torch.Tensor) -> torch.Tensor:
     return basis * torch.where(signs == 0, 1.0, signs).to(basis.dtype)
 
 
-def _solve_canonical(factors, L, H, threshold) -> tuple[torch.Tensor, tuple]:
-    out_factors = tuple(f for f in factors if f > 0)
-    in_factors = tuple(-f for f in factors if f < 0)
+def _solve_canonical(factors, L, H, threshold, limits, context) -> tuple[torch.Tensor, tuple]:
     if not factors:  # Scalar → Scalar: every constraint vanishes
         values = torch.zeros(1, dtype=torch.float64)
-        return torch.ones(1, 1, dtype=torch.float64), (values, 0.0, 1.0, 1, "trivial")
-    spectrum = _tensor_solver.solve(factors, L, H)
+        return torch.ones(1, 1, dtype=torch.float64), (values, 0.0, 1.0, 1, "trivial", None)
+    spectrum = _tensor_solver.solve(factors, L, H, limits=limits, context=context)
     values, scale = spectrum.values, spectrum.scale
+    doubt = None
     if scale <= 0:  # the constraint vanishes identically: every vector is a map
         rank, cut = len(values), 1.0
     elif threshold == "auto":
         excluded = None if spectrum.excluded is None else spectrum.excluded / scale
-        context = f"{TensorRep(in_factors)!r} → {TensorRep(out_factors)!r}: "
-        rank, cut = auto_cut(values / scale, excluded, context=context)
+        rank, cut, doubt = _cut_at_gap(values / scale, excluded, AUTO_GAP, AUTO_SMALL, AUTO_FLOOR)
     else:
         cut = float(threshold)
         rank = int((values <= cut * scale).sum())
-    return spectrum.vectors(rank), (values, scale, cut, rank, spectrum.method)
+    return spectrum.vectors(rank), (values, scale, cut, rank, spectrum.method, doubt)
 
 
 class PairBases(NamedTuple):
@@ -252,7 +279,14 @@ def group_matrices(
 
 
 def pair_bases(
-    rep_in: Rep, rep_out: Rep, generators, *, discrete_generators=None, threshold="auto"
+    rep_in: Rep,
+    rep_out: Rep,
+    generators,
+    *,
+    discrete_generators=None,
+    threshold="auto",
+    max_bytes: int | None = None,
+    max_eigenproblem: int | None = None,
 ) -> PairBases:
     """Solve every distinct pair of summand types of rep_in → rep_out once (cached on values).
 
@@ -262,21 +296,39 @@ def pair_bases(
         if not isinstance(rep, Rep):
             raise TypeError(f"{name} must be a liegnn representation (V, Scalar, ...), got {rep!r}")
     key = _threshold_key(threshold)
+    limits = _limits(max_bytes, max_eigenproblem)
     L, H = _resolve_group(generators, discrete_generators)
     n = L.shape[-1]
     rep_in.check_n(n)
     rep_out.check_n(n)
+    for rep in (rep_in, rep_out):  # the summands' coordinates: one int64 per dimension
+        if 8 * rep.size(n) > limits.max_bytes:
+            raise ValueError(
+                f"{rep!r} has dimension {rep.size(n)} on R^{n}: its coordinates alone exceed the "
+                f"limit of {limits.max_bytes / 2**30:.3g} GiB (max_bytes= or "
+                "liegnn.nullspace.MAX_BYTES)"
+            )
     blocks_in, blocks_out = rep_in.blocks(n), rep_out.blocks(n)
     digest = (_digest(L), _digest(H), key)
     solved: dict[tuple, tuple[torch.Tensor, PairInfo]] = {}
-    for u, _ in blocks_out:
-        for t, _ in blocks_in:
-            pair = (u.factors, t.factors)
-            if pair not in solved:
-                solved[pair] = _solve_pair(
-                    TensorRep(u.factors), TensorRep(t.factors), L, H, digest, threshold
-                )
+    for u in dict.fromkeys(u.factors for u, _ in blocks_out):  # distinct types, in order
+        for t in dict.fromkeys(t.factors for t, _ in blocks_in):
+            solved[(u, t)] = _solve_pair(
+                TensorRep(u), TensorRep(t), L, H, digest, threshold, limits
+            )
     return PairBases(L, H, blocks_in, blocks_out, solved)
+
+
+def _limits(max_bytes: int | None, max_eigenproblem: int | None) -> _tensor_solver.Limits:
+    """The cost limits of a call: the arguments, or the module constants read now."""
+    values = {
+        "max_bytes": MAX_BYTES if max_bytes is None else max_bytes,
+        "max_eigenproblem": MAX_EIGENPROBLEM if max_eigenproblem is None else max_eigenproblem,
+    }
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 1:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return _tensor_solver.Limits(float(values["max_bytes"]), float(values["max_eigenproblem"]))
 
 
 def equivariant_basis(
@@ -288,6 +340,8 @@ def equivariant_basis(
     threshold: float | str = "auto",
     return_info: bool = False,
     dtype: torch.dtype | None = None,
+    max_bytes: int | None = None,
+    max_eigenproblem: int | None = None,
 ) -> torch.Tensor | BasisInfo:
     """Orthonormal basis of the equivariant linear maps rep_in → rep_out.
 
@@ -305,12 +359,24 @@ def equivariant_basis(
             :func:`auto_cut`) and warns (``SpectrumWarning``) when no gap can be trusted.
         return_info: also return the singular values and the cut (a :class:`BasisInfo`).
         dtype: of the returned basis; default: that of the generators (solved in float64).
+        max_bytes, max_eigenproblem: cost limits, default ``MAX_BYTES`` (1 GiB) and
+            ``MAX_EIGENPROBLEM`` (2048); ``float("inf")`` for none. Before anything is
+            allocated, the peak memory of each pair's solve, the dimension of its dense
+            eigenproblem and the size of the assembled basis are estimated; above a limit a
+            ``ValueError`` names the size.
 
     Returns:
         (dim_out · dim_in, r) tensor with orthonormal columns, or a :class:`BasisInfo`.
     """
+    limits = _limits(max_bytes, max_eigenproblem)
     _, _, blocks_in, blocks_out, solved = pair_bases(
-        rep_in, rep_out, generators, discrete_generators=discrete_generators, threshold=threshold
+        rep_in,
+        rep_out,
+        generators,
+        discrete_generators=discrete_generators,
+        threshold=threshold,
+        max_bytes=limits.max_bytes,
+        max_eigenproblem=limits.max_eigenproblem,
     )
     if dtype is None:
         carries = hasattr(generators, "generators") or hasattr(generators, "symmetry")
@@ -318,11 +384,25 @@ def equivariant_basis(
         dtype = src.dtype if isinstance(src, torch.Tensor) else torch.get_default_dtype()
     d_in = sum(len(i) for _, i in blocks_in)
     d_out = sum(len(j) for _, j in blocks_out)
-    r = sum(solved[(u.factors, t.factors)][0].shape[1] for u, _ in blocks_out for t, _ in blocks_in)
+    count_in = Counter(t.factors for t, _ in blocks_in)
+    count_out = Counter(u.factors for u, _ in blocks_out)
+    r = sum(Q.shape[1] * count_out[u] * count_in[t] for (u, t), (Q, _) in solved.items())
+    nbytes = d_out * d_in * r * dtype.itemsize
+    if nbytes > limits.max_bytes:
+        raise ValueError(
+            f"the basis of {rep_in!r} → {rep_out!r} is a dense ({d_out}·{d_in}, {r}) tensor of "
+            f"{nbytes / 2**30:.3g} GiB, above the limit of {limits.max_bytes / 2**30:.3g} GiB; "
+            "raise it with max_bytes= or liegnn.nullspace.MAX_BYTES, or keep the blocks with "
+            "pair_bases (what EquivariantLinear does)"
+        )
     basis = torch.zeros(d_out * d_in, r, dtype=dtype)
+    nonzero = {  # per output type, the input blocks it has maps from (order kept)
+        u: [(t, cols) for t, cols in blocks_in if solved[(u, t.factors)][0].shape[1]]
+        for u in count_out
+    }
     k = 0
     for u, rows in blocks_out:
-        for t, cols in blocks_in:
+        for t, cols in nonzero[u.factors]:
             Q = solved[(u.factors, t.factors)][0]
             positions = (rows[:, None] * d_in + cols[None, :]).reshape(-1)
             basis[positions, k : k + Q.shape[1]] = Q.to(dtype)

@@ -18,6 +18,7 @@ data (last axis, optional point mask); ``rep.act(g, x)`` applies ρ_rep(g).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import torch
@@ -25,7 +26,11 @@ import torch
 from ._validation import as_generators
 from .algebra.kronecker import kron, kron_sum
 
-__all__ = ["Rep", "TensorRep", "SumRep", "ProductRep", "V", "Scalar", "act"]
+__all__ = ["Rep", "TensorRep", "SumRep", "ProductRep", "V", "Scalar", "act", "parse_rep"]
+
+# size guards, checked before anything of that size is built (raise them here if needed)
+MAX_TENSOR_POWER = 32  # k in V**k (V**k ⊗ V**k has 3**(2k) coordinates under so(3))
+MAX_MULTIPLICITY = 10**6  # k in k*V, and the number of tensor-power summands of a product
 
 
 def _block_diag(mats: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -112,7 +117,7 @@ class Rep:
 
     @property
     def T(self) -> Rep:
-        """The dual representation: dρ*(L) = −dρ(L)ᵀ, ρ*(h) = ρ(h)^{−T}."""
+        """The dual representation, dρ*(L) = −dρ(L)ᵀ and ρ*(h) = ρ(h)^{−T}."""
         raise NotImplementedError
 
     def _drho(self, L: torch.Tensor) -> torch.Tensor:
@@ -199,11 +204,13 @@ class Rep:
             return NotImplemented
         if other < 0:
             raise ValueError(f"a multiplicity must be a non-negative integer, got {other}")
+        _check_limit("a multiplicity", other, "MAX_MULTIPLICITY", MAX_MULTIPLICITY)
         return _sum([self] * other)
 
     def __pow__(self, k) -> Rep:
         if not isinstance(k, int) or isinstance(k, bool) or k < 0:
             raise ValueError(f"a tensor power must be a non-negative integer, got {k!r}")
+        _check_limit("a tensor power", k, "MAX_TENSOR_POWER", MAX_TENSOR_POWER)
         return _product([self] * k) if k else Scalar
 
     def __eq__(self, other) -> bool:
@@ -348,10 +355,17 @@ class ProductRep(_CompositeRep):
         out = [(Scalar, torch.zeros(1, dtype=torch.long))]
         for t in self.terms:
             d = t.size(n)
+            t_blocks = t.blocks(n)
+            _check_limit(
+                f"the number of summands of {self!r}",
+                len(out) * len(t_blocks),
+                "MAX_MULTIPLICITY",
+                MAX_MULTIPLICITY,
+            )
             out = [
                 (TensorRep(a.factors + b.factors, _common_n([a, b])), (i[:, None] * d + j).ravel())
                 for a, i in out
-                for b, j in t.blocks(n)
+                for b, j in t_blocks
             ]
         return out
 
@@ -366,6 +380,14 @@ class ProductRep(_CompositeRep):
 
     def __repr__(self) -> str:
         return "*".join(f"({t!r})" if isinstance(t, SumRep) else repr(t) for t in self.terms)
+
+
+def _check_limit(what: str, value: int, name: str, limit: int) -> None:
+    if value > limit:
+        raise ValueError(
+            f"{what} of {value} is above the limit of {limit}; raise liegnn.reps.{name} if you "
+            "mean it"
+        )
 
 
 def _common_n(reps: Sequence[Rep]) -> int | None:
@@ -426,6 +448,20 @@ def parse_rep(text: str) -> Rep:
     """
     import ast
 
+    largest = max(MAX_TENSOR_POWER, MAX_MULTIPLICITY)
+
+    def integer(node: ast.BinOp, a: int, b: int) -> int:
+        """Integer arithmetic, refused before evaluating when the result would exceed every
+        limit (so that ``V**(9**9**9)`` fails at once instead of computing 9**9**9)."""
+        if isinstance(node.op, ast.Pow):  # no unary minus is read: a, b ≥ 0
+            if a > 1 and b * math.log2(a) > math.log2(largest) + 1:
+                raise ValueError(
+                    f"{ast.unparse(node)!r} in {text!r} is above every size limit ({largest}); "
+                    "see liegnn.reps.MAX_TENSOR_POWER and MAX_MULTIPLICITY"
+                )
+            return a**b
+        return a + b if isinstance(node.op, ast.Add) else a * b
+
     def build(node: ast.AST):
         if isinstance(node, ast.Expression):
             return build(node.body)
@@ -437,6 +473,8 @@ def parse_rep(text: str) -> Rep:
             return build(node.value).T
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mult | ast.Pow):
             a, b = build(node.left), build(node.right)
+            if isinstance(a, int) and isinstance(b, int):
+                return integer(node, a, b)
             if isinstance(node.op, ast.Add):
                 return a + b
             return a * b if isinstance(node.op, ast.Mult) else a**b

@@ -1,6 +1,9 @@
+import time
+
 import pytest
 import torch
 
+from liegnn import reps
 from liegnn.algebra import lorentz, so
 from liegnn.reps import Group, ProductRep, Scalar, SumRep, TensorRep, V, parse_rep
 
@@ -143,6 +146,36 @@ def test_parse_rep_builds_the_written_rep(text, rep):
 def test_parse_rep_rejects_anything_but_rep_expressions(text):
     with pytest.raises(ValueError):
         parse_rep(text)
+
+
+@pytest.mark.parametrize("text", ["V**(9**9**9)", "(10**10**10)*V", "V**(2**64)"])
+def test_parse_rep_refuses_a_huge_integer_without_computing_it(text):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="above every size limit"):
+        parse_rep(text)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_parse_rep_evaluates_integer_arithmetic_within_the_limits():
+    assert parse_rep("V**(2**2) + (2*3 + 1)*Scalar") == V**4 + 7 * Scalar
+    assert parse_rep("(3**8)*V").size(3) == 3**9
+
+
+def test_tensor_powers_and_multiplicities_above_the_limits_are_refused(monkeypatch):
+    with pytest.raises(ValueError, match=r"tensor power of 33 .*MAX_TENSOR_POWER"):
+        V**33
+    with pytest.raises(ValueError, match=r"multiplicity of 1000001 .*MAX_MULTIPLICITY"):
+        parse_rep("1000001*V")
+    monkeypatch.setattr(reps, "MAX_TENSOR_POWER", 40)
+    assert (V**33).size(2) == 2**33  # a value: nothing of that size is built
+    monkeypatch.setattr(reps, "MAX_MULTIPLICITY", 10)
+    with pytest.raises(ValueError, match="multiplicity of 11"):
+        parse_rep("11*V")
+    monkeypatch.setattr(reps, "MAX_MULTIPLICITY", 1000)
+    assert parse_rep("11*V").size(3) == 33
+    assert len(((V + Scalar) ** 9).blocks(1)) == 512
+    with pytest.raises(ValueError, match=r"number of summands .* 1024 .*MAX_MULTIPLICITY"):
+        ((V + Scalar) ** 10).blocks(1)
 
 
 def _lorentz_elements(k: int, seed: int = 0) -> torch.Tensor:
