@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -13,6 +15,66 @@ from .psi import psi
 
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
 AGGREGATIONS = {"sum": SumAggregation, "mean": MeanAggregation}
+
+
+def invariant_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of the J-products and ψ: at least float32, since ⟨p, p⟩_η of a 300 GeV momentum
+    (9·10⁴) already overflows float16."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def check_node_inputs(
+    metric: MetricTensor,
+    pos: Tensor,
+    dtype: torch.dtype | None = None,
+    **features: Tensor | None,
+) -> None:
+    r"""Raise a ``ValueError`` naming the tensor, the node and the problem if ``pos`` or a node
+    feature is complex or holds NaN/Inf, or if ``pos`` (used as ``dtype``, its own by default) is
+    so large that the J-products overflow (see :meth:`MetricTensor.max_coordinate`).
+
+    Costs one reduction per tensor and one host sync when all is well.
+    """
+    named = {"pos": pos, **{k: v for k, v in features.items() if v is not None}}
+    for name, t in named.items():
+        if t.is_complex():
+            what = "real coordinates" if name == "pos" else "real features"
+            raise ValueError(f"{name} is complex; LieGNN needs {what}")
+    if pos.numel() == 0 or pos.is_meta:
+        return
+    if dtype is None or not dtype.is_floating_point:
+        dtype = pos.dtype if pos.is_floating_point() else torch.get_default_dtype()
+    compute = invariant_dtype(dtype)
+    names = {d: str(d).removeprefix("torch.") for d in (dtype, compute)}
+    bound = metric.max_coordinate(compute).to(pos.device)
+    if dtype != compute:  # pos is cast to a half dtype; leave room for the coordinate update
+        bound = bound.clamp(max=torch.finfo(dtype).max / 2)
+    ok = pos.detach().abs().amax().to(compute) <= bound  # False for NaN
+    for t in named.values():
+        if t.is_floating_point() and t is not pos:
+            ok = ok & torch.isfinite(t.detach()).all()
+    if bool(ok):
+        return
+    for name, t in named.items():
+        if t.is_floating_point():
+            bad = ~torch.isfinite(t.detach()).reshape(t.size(0), -1).all(-1)
+            if bool(bad.any()):
+                nodes = bad.nonzero().flatten().tolist()
+                more = f" (and {len(nodes) - 1} more)" if len(nodes) > 1 else ""
+                raise ValueError(f"{name} contains NaN or Inf at node {nodes[0]}{more}")
+    size = pos.detach().abs().reshape(pos.size(0), -1).amax(-1)
+    node = int(size.argmax())
+    where = f"pos has magnitude {float(size[node]):.3g} at node {node}"
+    if dtype != compute and float(size[node]) > torch.finfo(dtype).max / 2:
+        raise ValueError(
+            f"{where}, beyond half the range of {names[dtype]} ({torch.finfo(dtype).max:.3g}); "
+            "rescale the coordinates (e.g. GeV → TeV) or use float32"
+        )
+    raise ValueError(
+        f"{where}; ⟨x, x⟩_J overflows {names[compute]} above {float(bound):.3g} for this J; "
+        "rescale the coordinates (e.g. GeV → TeV)"
+        + (" or use float64" if compute != torch.float64 else "")
+    )
 
 
 class LieGNNConv(MessagePassing):
@@ -32,9 +94,11 @@ class LieGNNConv(MessagePassing):
 
     with ⟨x, y⟩_J = xᵀ J y, ψ(a) = sign(a) log(|a| + 1), w_ij a sigmoid attention weight and s_i
     the input scalars re-fed in every block. φ_x reads the weighted message w_ij m_ij, as in the
-    public LorentzNet code. Since every edge input is a J-invariant, h is
-    invariant and x equivariant under every g with gᵀ J g = J. With J = η this is LorentzNet's
-    block; with J = I, no ψ, no inner product, SiLU and no normalisation it is EGNN's layer.
+    public LorentzNet code. The J-products and ψ are computed in float32 (float64 for float64
+    inputs), also for half-precision inputs and under ``torch.autocast``. Since every edge input
+    is a J-invariant, h is invariant and x equivariant under every g with gᵀ J g = J. With J = η
+    this is LorentzNet's block; with J = I, no ψ, no inner product, SiLU and no normalisation it
+    is EGNN's layer.
 
     φ_e = Linear(no bias) → BatchNorm → act → Linear → act; φ_h = Linear → BatchNorm → act →
     Linear; φ_x = Linear → act → Linear(no bias, Xavier gain 0.001); φ_m = Linear → Sigmoid.
@@ -67,6 +131,10 @@ class LieGNNConv(MessagePassing):
             ``"sum"``. (default: ``"mean"``)
         clamp (float, optional): bound on each coordinate message component, ``None`` for none.
             (default: ``100.0``)
+        check_inputs (bool, optional): reject NaN/Inf in h, x or s, complex inputs and x so
+            large that the J-products overflow, with a ``ValueError`` naming the tensor and node,
+            before any BatchNorm update (see :func:`check_node_inputs`; one host sync per call;
+            skipped under ``torch.compile``). (default: ``True``)
 
     Shapes:
         - **input:** node features h :math:`(|\mathcal{V}|, F)`, positions x
@@ -94,6 +162,7 @@ class LieGNNConv(MessagePassing):
         aggr: str = "sum",
         pos_aggr: str = "mean",
         clamp: float | None = 100.0,
+        check_inputs: bool = True,
     ):
         if aggr not in AGGREGATIONS or pos_aggr not in AGGREGATIONS:
             raise ValueError(f"aggr and pos_aggr must be one of {tuple(AGGREGATIONS)}")
@@ -123,6 +192,7 @@ class LieGNNConv(MessagePassing):
         self.use_dot = use_dot
         self.attention = attention
         self.clamp = clamp
+        self.check_inputs = check_inputs
         self.pos_aggr_module = AGGREGATIONS[pos_aggr]()
 
         C = channels
@@ -164,17 +234,19 @@ class LieGNNConv(MessagePassing):
         self, h: Tensor, pos: Tensor, edge_index: Tensor, scalars: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         self._check_inputs(h, pos, edge_index, scalars)
+        if self.check_inputs and not torch.compiler.is_compiling():
+            check_node_inputs(self.metric, pos, h=h, scalars=scalars)
         C = self.channels
         W = self.phi_e[0].weight
         # Split of the first linear layer of φ_e into per-node halves, gathered per edge later.
         a = F.linear(h, W[:, :C], self.phi_e[0].bias)
         b = F.linear(h, W[:, C : 2 * C])
-        J = self.metric().to(pos.dtype)
+        J = self.metric().to(invariant_dtype(pos.dtype))
         agg_m, agg_x = self.propagate(
             edge_index, a=a, b=b, pos=pos, J=J, W_e=W[:, 2 * C :], size=None
         )
         if self.update_pos:
-            pos = pos + self.c_weight * agg_x
+            pos = pos + (self.c_weight * agg_x).to(pos.dtype)
         parts = [h, agg_m] if scalars is None or self.scalar_channels == 0 else [h, agg_m, scalars]
         h = h + self.phi_h(torch.cat(parts, dim=-1))
         return h, pos
@@ -190,20 +262,29 @@ class LieGNNConv(MessagePassing):
         J: Tensor,
         W_e: Tensor,
     ) -> tuple[Tensor, Tensor | None]:
-        diff = pos_i - pos_j
-        norm = ((diff @ J) * diff).sum(-1, keepdim=True)
-        if self.use_dot:
-            dot = ((pos_i @ J) * pos_j).sum(-1, keepdim=True)
-            inv = torch.cat([norm, dot], dim=-1)
-        else:
-            inv = norm
-        if self.use_psi:
-            inv = psi(inv)
+        # The invariants in J's dtype (float32 at least) with autocast off: a half-precision
+        # ⟨p_i, p_j⟩_η overflows for momenta above 256 GeV.
+        device = pos_i.device.type
+        with (
+            torch.autocast(device, enabled=False)
+            if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
+            else nullcontext()
+        ):
+            pos_i, pos_j = pos_i.to(J.dtype), pos_j.to(J.dtype)
+            diff = pos_i - pos_j
+            norm = ((diff @ J) * diff).sum(-1, keepdim=True)
+            if self.use_dot:
+                dot = ((pos_i @ J) * pos_j).sum(-1, keepdim=True)
+                inv = torch.cat([norm, dot], dim=-1)
+            else:
+                inv = norm
+            if self.use_psi:
+                inv = psi(inv)
         # φ_e's first layer W [h_i; h_j; e_ij] = W_i h_i + W_j h_j + W_e e_ij, with a = W_i h and
         # b = W_j h computed per node; gathered here, so that the gathers die young.
         z = a.index_select(0, edge_index_i)
         z += b.index_select(0, edge_index_j)
-        z.addmm_(inv, W_e.T)
+        z.addmm_(inv.to(z.dtype), W_e.T.to(z.dtype))
         m = self.phi_e[4](self.phi_e[3](self.phi_e[2](self.phi_e[1](z))))
         del z
 
@@ -268,5 +349,6 @@ class LieGNNConv(MessagePassing):
             f"{self.channels}, scalar_channels={self.scalar_channels}, dim={self.metric.dim}, "
             f"c_weight={self.c_weight}, update_pos={self.update_pos}, "
             f"activation={self.activation!r}, norm={self.norm!r}, use_psi={self.use_psi}, "
-            f"use_dot={self.use_dot}, attention={self.attention}, clamp={self.clamp}"
+            f"use_dot={self.use_dot}, attention={self.attention}, clamp={self.clamp}, "
+            f"check_inputs={self.check_inputs}"
         )

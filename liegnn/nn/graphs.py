@@ -96,12 +96,13 @@ class LorentzNetInputs(BaseTransform):
         e_beam = math.sqrt(1.0 + self.beam_mass**2)
         beams = p.new_tensor([[e_beam, 0.0, 0.0, 1.0], [e_beam, 0.0, 0.0, -1.0]])
         pos = torch.cat([beams, p])
-        mass = (pos[:, 0] ** 2 - (pos[:, 1:] ** 2).sum(-1)).abs().sqrt()
+        p32 = pos.to(torch.promote_types(pos.dtype, torch.float32))  # E² overflows float16
+        mass = (p32[:, 0] ** 2 - (p32[:, 1:] ** 2).sum(-1)).abs().sqrt()
         is_beam = torch.zeros(len(pos), dtype=torch.long)
         is_beam[:2] = 1
         onehot = torch.nn.functional.one_hot(is_beam, 2).to(pos.dtype)
         data.pos = pos
-        data.x = onehot * psi(mass)[:, None]
+        data.x = onehot * psi(mass).to(pos.dtype)[:, None]
         if self.edges:
             data.edge_index = complete_graph([len(pos)])
         return data

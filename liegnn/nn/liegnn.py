@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import global_add_pool, global_mean_pool
 
-from .conv import ACTIVATIONS, LieGNNConv
+from .conv import ACTIVATIONS, LieGNNConv, check_node_inputs
 from .graphs import complete_graph_from_batch
 from .metric_tensor import MetricTensor
 
@@ -45,6 +45,12 @@ class LieGNN(nn.Module):
         task (str): ``"graph"`` (one output row per graph) or ``"node"`` (one per node).
             (default: ``"graph"``)
         update_last_pos (bool): let the last block update x too. (default: ``False``)
+        check_inputs (bool): before the first layer, reject complex ``x`` or ``pos``, NaN/Inf
+            (naming the tensor and node) and ``pos`` so large that the J-products overflow, so
+            that a bad batch raises a ``ValueError`` and leaves the BatchNorm statistics
+            untouched. One reduction over x and pos and one host sync per forward; skipped under
+            ``torch.compile``. The blocks themselves then do not check again. (default:
+            ``True``)
         **conv_kwargs: passed to every :class:`LieGNNConv` (``c_weight``, ``activation``,
             ``norm``, ``use_psi``, ``use_dot``, ``attention``, ``aggr``, ``pos_aggr``,
             ``clamp``).
@@ -69,6 +75,7 @@ class LieGNN(nn.Module):
         readout: str = "mean",
         task: str = "graph",
         update_last_pos: bool = False,
+        check_inputs: bool = True,
         **conv_kwargs: Any,
     ):
         super().__init__()
@@ -81,6 +88,7 @@ class LieGNN(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.in_scalars, self.hidden, self.out_dim = in_scalars, hidden, out_dim
         self.readout, self.task = readout, task
+        self.check_inputs = check_inputs
         self.metric = MetricTensor(metric, dim=dim, learnable=learnable_metric)
         self.embedding = nn.Linear(in_scalars, hidden)
         self.convs = nn.ModuleList(
@@ -89,6 +97,7 @@ class LieGNN(nn.Module):
                 hidden,
                 in_scalars,
                 update_pos=update_last_pos or layer < n_layers - 1,
+                check_inputs=False,  # checked once, in encode
                 **conv_kwargs,
             )
             for layer in range(n_layers)
@@ -107,7 +116,13 @@ class LieGNN(nn.Module):
         return cls(metric, in_scalars, **options)
 
     def encode(self, x: Tensor, pos: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
-        """Node features after the last block (|V|, F) and the coordinates x^L (|V|, n)."""
+        """Node features after the last block (|V|, F) and the coordinates x^L (|V|, n).
+
+        With ``check_inputs``, x and pos are checked here, before any layer runs.
+        """
+        if self.check_inputs and not torch.compiler.is_compiling():
+            check_node_inputs(self.metric, pos, x.dtype, x=x)
+        pos = pos.to(x.dtype)
         h = self.embedding(x)
         for conv in self.convs:
             h, pos = conv(h, pos, edge_index, x)
@@ -174,7 +189,7 @@ class LieGNN(nn.Module):
             num_graphs = int(batch.max()) + 1
         if edge_index is None:
             edge_index = complete_graph_from_batch(batch, num_graphs).to(x.device)
-        h, _ = self.encode(x, pos.to(x.dtype), edge_index)
+        h, _ = self.encode(x, pos, edge_index)
         if self.task == "node":
             return self.decoder(h)
         return self.decoder(READOUTS[self.readout](h, batch, size=num_graphs))

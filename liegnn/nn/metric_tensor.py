@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -136,6 +138,16 @@ class MetricTensor(nn.Module):
     def norm2(self, x: torch.Tensor) -> torch.Tensor:
         """‖x‖²_J = ⟨x, x⟩_J (indefinite for a Lorentzian J): (..., n) -> (...)."""
         return self.inner(x, x)
+
+    def max_coordinate(self, dtype: torch.dtype) -> torch.Tensor:
+        r"""The bound on max_k |x_k| below which the J-products cannot overflow ``dtype``.
+
+        |⟨x − y, x − y⟩_J| ≤ ‖J‖₂ ‖x − y‖² ≤ 4 n ‖J‖_F max_k |x_k|², and so are all partial sums
+        of x − y ↦ (x − y)ᵀ J (x − y), hence the bound √(max(dtype) / (4 n ‖J‖_F)): a 0-dim
+        tensor of ``dtype`` on J's device (3.3·10¹⁸ for η in float32, 2.4·10¹⁵³ in float64).
+        """
+        J = self().detach().to(dtype)
+        return math.sqrt(torch.finfo(dtype).max) / (4 * self.dim * torch.linalg.norm(J)).sqrt()
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, learnable={self.learnable}"
