@@ -1,12 +1,24 @@
 import json
 import math
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
 from liegnn import _atomic
 from liegnn.discovery import _io as discovery_io
-from liegnn.io import atomic_write_json, check_resume_config, safe_torch_load, strict_json
+from liegnn.io import (
+    LOCK_NAME,
+    FolderInUseError,
+    atomic_write_json,
+    check_resume_config,
+    output_lock,
+    safe_torch_load,
+    strict_json,
+)
 from liegnn.training import checkpoint
 
 
@@ -57,3 +69,42 @@ def test_resume_check_names_changed_settings_only(tmp_path):
     check_resume_config(tmp_path, saved, {**saved, "epochs": 5}, ignore=["epochs"])
     with pytest.raises(ValueError, match=r"different settings \(lr, seed\)"):
         check_resume_config(tmp_path, saved, {**saved, "lr": 1e-2, "seed": 1})
+
+
+def test_an_output_folder_is_held_by_one_run_at_a_time(tmp_path):
+    with output_lock(tmp_path / "run"):
+        with pytest.raises(FolderInUseError, match=rf"in use .*process {os.getpid()} "):
+            with output_lock(tmp_path / "run"):
+                pass
+    assert list((tmp_path / "run").iterdir()) == []  # the lock file goes with the run
+    with output_lock(tmp_path / "run") as lock:
+        assert lock.name == LOCK_NAME
+
+
+HOLDER = """
+import pathlib, sys, time
+from liegnn.io import output_lock
+with output_lock(sys.argv[1]):
+    pathlib.Path(sys.argv[2]).write_text("held")
+    time.sleep(300)
+"""
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    pytest.importorskip("fcntl")
+    run, flag = tmp_path / "run", tmp_path / "held"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run), str(flag)])
+    try:
+        deadline = time.monotonic() + 120
+        while not flag.exists() and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flag.exists(), "the holder process did not take the lock"
+        with pytest.raises(FolderInUseError, match=rf"process {holder.pid} on .*-c"):
+            with output_lock(run):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (run / LOCK_NAME).exists()  # left behind by the kill, but not held
+    with output_lock(run):
+        pass

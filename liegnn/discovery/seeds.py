@@ -8,6 +8,10 @@ machine with k cores, k seeds in k one-thread processes take about the time of o
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +27,40 @@ def _fit_one(method, options: dict, seed: int, x, y, fit: dict, threads: int) ->
     if threads:
         torch.set_num_threads(threads)
     return method(**options, seed=seed).fit(x, y, **fit)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with(parent: int) -> None:
+    """Worker initialiser: end this worker when ``parent`` (the process that called
+    :func:`fit_seeds`) dies, even by SIGKILL; a worker left running would hold a core and the
+    output folder for the rest of its run.
+
+    On Linux the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``); on
+    every POSIX system a daemon thread also checks twice a second that the worker has not been
+    handed to another parent (on Windows neither applies).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.name != "posix":
+        return
+    if os.getppid() != parent:  # the parent died before the request above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="liegnn-parent-watch", daemon=True).start()
 
 
 def _per_seed(path, seed: int):
@@ -54,7 +92,7 @@ def fit_seeds(
             each worker uses ``torch.get_num_threads() // workers`` threads (at least one).
             Workers are forked on Linux for CPU runs; with ``device="cuda"`` (or on macOS and
             Windows) they are spawned, and a script must then call ``fit_seeds`` under
-            ``if __name__ == "__main__":``.
+            ``if __name__ == "__main__":``. Workers end when this process dies, even by SIGKILL.
         progress: a progress bar over the seeds (per-run bars only with ``workers=1``).
         fit: further ``fit`` arguments (``epochs``, ``truth``, ...). ``checkpoint`` and
             ``resume`` paths get a ``-seed<s>`` suffix, so every run resumes on its own.
@@ -102,7 +140,12 @@ def fit_seeds(
     on_cuda = str(options.get("device", "cpu")).startswith("cuda")
     fork = "fork" in mp.get_all_start_methods() and not on_cuda
     ctx = mp.get_context("fork" if fork else "spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(seeds)),
+        mp_context=ctx,
+        initializer=_die_with,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [
             pool.submit(_fit_one, method, options, s, x, y, {**f, "progress": False}, threads)
             for s, f in zip(seeds, per_run, strict=True)

@@ -11,9 +11,12 @@ Files of a run folder:
   ``optimizer``, ``scheduler``, ``rng`` = one RNG state per rank, ``history``, ``best``,
   ``best_model``, ``config``);
 - ``best.pt``: the best-validation weights (``format``, ``epoch``, ``model``, ``metrics``,
-  ``config``), for inference;
+  ``config``), for inference; on resume a missing or damaged one is rewritten from ``last.pt``
+  (its ``best_model`` and ``best``), while a damaged ``last.pt`` is refused by name;
 - ``metrics.json``: the history and results, strict JSON (±inf and NaN become ``null``), also
-  written atomically (:func:`liegnn.io.atomic_write_json`).
+  written atomically (:func:`liegnn.io.atomic_write_json`);
+- ``.liegnn.lock``: present while a run writes to the folder (:func:`liegnn.io.output_lock`), so a
+  second run on the same folder is refused.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class DistributedContext:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0: the process that writes checkpoints, metrics and progress bars."""
+        """Rank 0, the process that writes checkpoints, metrics and progress bars."""
         return self.rank == 0
 
 
@@ -58,8 +58,45 @@ def context() -> DistributedContext:
     return DistributedContext()
 
 
+#: environment variable with the seconds to wait for every process to join (default 60)
+INIT_TIMEOUT_ENV = "LIEGNN_DIST_INIT_TIMEOUT"
+
+_VARIABLES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def _init_timeout(init_timeout_s: float | None) -> float:
+    if init_timeout_s is None:
+        raw = os.environ.get(INIT_TIMEOUT_ENV, "60")
+        try:
+            init_timeout_s = float(raw)
+        except ValueError:
+            raise ValueError(
+                f"{INIT_TIMEOUT_ENV} must be a number of seconds, got {raw!r}"
+            ) from None
+    if not init_timeout_s > 0:
+        raise ValueError(f"the init timeout must be positive, got {init_timeout_s!r}")
+    return float(init_timeout_s)
+
+
+class DistributedStartError(RuntimeError):
+    """torchrun's variables are set, but the processes could not meet (a stale environment)."""
+
+
+def _rendezvous_error(reason: str) -> DistributedStartError:
+    found = ", ".join(f"{k}={os.environ[k]!r}" for k in _VARIABLES if k in os.environ)
+    return DistributedStartError(
+        f"torch.distributed could not start ({reason}). The environment sets {found}, so this "
+        "process expects to be one of several started by torchrun. For a single-process run, "
+        f"unset them (unset {' '.join(k for k in _VARIABLES if k in os.environ)}); under "
+        f"torchrun, check that every process starts (or raise {INIT_TIMEOUT_ENV})."
+    )
+
+
 def init_distributed(
-    device: str = "cpu", backend: str | None = None, timeout_s: float = 1800.0
+    device: str = "cpu",
+    backend: str | None = None,
+    timeout_s: float = 1800.0,
+    init_timeout_s: float | None = None,
 ) -> DistributedContext:
     """Start the process group when launched by ``torchrun`` (idempotent); else a no-op.
 
@@ -68,6 +105,10 @@ def init_distributed(
             the process's GPU ``LOCAL_RANK``.
         backend: override the backend.
         timeout_s: collective timeout.
+        init_timeout_s: seconds to wait for every process to join (default: the environment
+            variable ``LIEGNN_DIST_INIT_TIMEOUT``, else 60). A stale ``WORLD_SIZE`` / ``RANK``
+            left in the environment of a single process then ends in a RuntimeError naming
+            them, not in a silent wait.
     """
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
@@ -83,7 +124,20 @@ def init_distributed(
             raise ValueError("device='cuda' was asked for, but CUDA is not available")
         torch.cuda.set_device(local_rank)
     backend = backend or ("nccl" if device == "cuda" else "gloo")
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    wait = _init_timeout(init_timeout_s)
+    # the rendezvous of init_process_group("env://"), with its own (short) timeout: the
+    # process group's timeout is for collectives, which may wait long for a slow rank
+    try:
+        store, rank, world_size = next(
+            dist.rendezvous("env://", timeout=datetime.timedelta(seconds=wait))
+        )
+    except (RuntimeError, ValueError) as err:  # DistStoreError is a RuntimeError
+        first = str(err).strip().splitlines()
+        reason = first[0] if first else type(err).__name__
+        raise _rendezvous_error(f"rendezvous failed, waiting at most {wait:g} s: {reason}") from err
+    timeout = datetime.timedelta(seconds=timeout_s)
+    store.set_timeout(timeout)
+    dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=timeout)
     return context()
 
 
@@ -173,6 +227,7 @@ def barrier() -> None:
 
 
 __all__ = [
+    "INIT_TIMEOUT_ENV",
     "DistributedContext",
     "all_gather_concat",
     "all_gather_objects",

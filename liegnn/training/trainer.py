@@ -12,11 +12,13 @@ same weights and metrics as an uninterrupted run (bitwise on the same machine an
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from ..io import atomic_torch_save, atomic_write_json, check_resume_config
+from ..io import (
+    FolderInUseError,
+    atomic_torch_save,
+    atomic_write_json,
+    check_resume_config,
+    output_lock,
+)
 from . import distributed as ddp
 from .checkpoint import FORMAT, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .config import _RESUMABLE, TrainConfig
 from .metrics import classification_metrics, regression_metrics
 from .schedule import adamw, warmup_cosine
+
+log = logging.getLogger("liegnn.training")
 
 
 def split_batch(batch) -> tuple[Any, Tensor]:
@@ -202,11 +212,30 @@ class Trainer:
             "config": self.config.to_dict(),
         }
 
+    def _best_file(
+        self, epoch: int, weights: dict, metrics: dict | None, config: dict | None = None
+    ) -> dict:
+        return {
+            "format": FORMAT,
+            "epoch": epoch,
+            "model": weights,
+            "metrics": metrics,
+            "config": self.config.to_dict() if config is None else config,
+        }
+
     def _resume(self, optimizer, scheduler) -> int:
         path = self.out_dir / "last.pt"
         # on CPU: the RNG states must stay there; load_state_dict moves the rest
-        ckpt = load_checkpoint(path)
+        try:
+            ckpt = load_checkpoint(path)
+        except ValueError as err:
+            raise ValueError(
+                f"cannot resume: {path} is damaged ({err}); it cannot be rebuilt. Move it away "
+                "to start the run over (or pass resume=False / liegnn train --no-resume)"
+            ) from None
         check_resume_config(path, ckpt["config"], self.config.to_dict(), ignore=_RESUMABLE)
+        if self.ctx.is_main:
+            self._check_best_file(ckpt)
         self.model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -219,6 +248,26 @@ class Trainer:
         else:  # a different process count: the order is unchanged, dropout streams are not
             seed_everything(self.config.seed + 7919 * ckpt["epoch"] + self.ctx.rank)
         return int(ckpt["epoch"])
+
+    def _check_best_file(self, last: dict) -> None:
+        """Rewrite ``best.pt`` from ``last.pt``'s ``best_model`` when it is missing or damaged
+        (e.g. truncated by a full disk or a copy): it holds exactly what was written there."""
+        path = self.out_dir / "best.pt"
+        if last.get("best_model") is None:
+            return
+        try:
+            best = load_checkpoint(path)
+            if best.get("epoch") == last["best"]["epoch"]:
+                return
+            problem = f"is of epoch {best.get('epoch')}, not the best epoch {last['best']['epoch']}"
+        except FileNotFoundError:
+            problem = "is missing"
+        except ValueError as err:
+            problem = f"is damaged ({err})"
+        log.warning("%s %s; rewriting it from %s", path, problem, path.with_name("last.pt"))
+        best = last["best"]
+        rebuilt = self._best_file(best["epoch"], last["best_model"], best["val"], last["config"])
+        atomic_torch_save(rebuilt, path)
 
     def _write_metrics(self, test: dict | None = None) -> None:
         if self.out_dir is None or not self.ctx.is_main:
@@ -282,9 +331,33 @@ class Trainer:
             return True
         return value > self.best["value"] if self.config.maximise else value < self.best["value"]
 
+    def _lock_output(self, stack: ExitStack) -> None:
+        """Hold ``out_dir`` (:func:`liegnn.io.output_lock`) on rank 0; every rank raises if it
+        is in use, so no rank waits for one that stopped."""
+        refused = None
+        if self.out_dir is not None and self.ctx.is_main:
+            try:
+                stack.enter_context(output_lock(self.out_dir, what="training run"))
+            except FolderInUseError as err:
+                refused = str(err)
+        if self.out_dir is not None:
+            refused = next((r for r in ddp.all_gather_objects(refused) if r), None)
+        if refused:
+            raise FolderInUseError(refused)
+
     def fit(self, resume: bool = True) -> dict:
         """Train (resuming from ``out_dir/last.pt`` when present and ``resume``), evaluate the
-        best-validation weights on the test data, write ``metrics.json``; returns its content."""
+        best-validation weights on the test data, write ``metrics.json``; returns its content.
+
+        ``out_dir`` is locked for the whole call: a second run on the same folder raises
+        :class:`~liegnn.io.FolderInUseError`. On resume a missing or damaged ``best.pt`` is
+        rewritten from ``last.pt``; a damaged ``last.pt`` is refused with its name.
+        """
+        with ExitStack() as stack:
+            self._lock_output(stack)
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> dict:
         cfg = self.config
         steps = self._steps_per_epoch()
         optimizer = adamw(self.model, cfg.lr, cfg.weight_decay, cfg.betas)
@@ -303,7 +376,7 @@ class Trainer:
         if resume and self.out_dir is not None and (self.out_dir / "last.pt").exists():
             start = self._resume(optimizer, scheduler)
             if cfg.progress and self.ctx.is_main:
-                print(f"resuming {self.out_dir / 'last.pt'} after epoch {start}", file=sys.stderr)
+                log.info("resuming %s after epoch %d", self.out_dir / "last.pt", start)
         else:
             seed_everything(cfg.seed + self.ctx.rank)
         train_model = ddp.wrap_model(self.model, self.device, self.ctx)
@@ -337,13 +410,7 @@ class Trainer:
             if self.out_dir is not None and self.ctx.is_main:
                 if best_improved:
                     atomic_torch_save(
-                        {
-                            "format": FORMAT,
-                            "epoch": epoch + 1,
-                            "model": self._best_state,
-                            "metrics": record.get("val"),
-                            "config": cfg.to_dict(),
-                        },
+                        self._best_file(epoch + 1, self._best_state, record.get("val")),
                         self.out_dir / "best.pt",
                     )
                 atomic_torch_save(
@@ -351,7 +418,7 @@ class Trainer:
                 )
                 self._write_metrics()
             if cfg.progress and self.ctx.is_main:
-                print(_epoch_line(record, cfg.monitor), file=sys.stderr, flush=True)
+                log.info("%s", _epoch_line(record, cfg.monitor))
             ddp.barrier()
             if self.on_epoch_end is not None:
                 self.on_epoch_end(epoch + 1, record)

@@ -1,4 +1,9 @@
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -54,3 +59,53 @@ def test_bad_arguments_are_rejected_before_any_run(kwargs, match):
     kwargs.setdefault("options", OPTIONS)
     with pytest.raises(ValueError, match=match):
         fit_seeds(_ring(), epochs=1, progress=False, **kwargs)
+
+
+ORPHAN_PARENT = """
+import math, os, sys, torch
+from liegnn.discovery import LieGAN, fit_seeds
+class Recorded(LieGAN):
+    def fit(self, *args, **kwargs):  # runs in a worker: announce it
+        with open(sys.argv[1], "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        return super().fit(*args, **kwargs)
+theta = torch.rand(64) * 2 * math.pi
+x = torch.stack([theta.cos(), theta.sin()], 1)
+fit_seeds(x, seeds=[0, 1], options=dict(n=2, hidden=8, batch_size=32), method=Recorded,
+          epochs=100_000, workers=2, progress=False)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_a_killed_parent(tmp_path):
+    pids = tmp_path / "workers.txt"
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN_PARENT, str(pids)])
+    try:
+        deadline = time.monotonic() + 60
+        while len(_pids(pids)) < 2 and parent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = _pids(pids)
+        assert len(workers) == 2 and all(map(_alive, workers))
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 5
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:  # leave nothing running, then fail
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their killed parent"
+
+
+def _pids(path) -> list[int]:
+    return [int(p) for p in path.read_text().split()] if path.exists() else []

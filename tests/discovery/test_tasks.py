@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from liegnn.discovery.tasks import (
     task_summaries,
 )
 from liegnn.discovery.tasks.user import file_task, read_task_file
+from liegnn.io import LOCK_NAME, FolderInUseError, output_lock
 
 
 def ring(n=512, seed=0):
@@ -142,7 +144,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
 
 def test_resume_with_other_settings_names_the_way_out(tmp_path):
     run_task(ring_task(), out=tmp_path, seeds=1, epochs=1, progress=False)
-    with pytest.raises(ValueError, match="belongs to another run.*--no-resume"):
+    with pytest.raises(ValueError, match=r"different settings \(hidden\).*--no-resume"):
         run_task(ring_task(hidden=16), out=tmp_path, seeds=1, epochs=1, progress=False)
     summary = run_task(
         ring_task(hidden=16), out=tmp_path, seeds=1, epochs=1, progress=False, resume=False
@@ -232,3 +234,18 @@ def test_worker_processes_give_the_runs_of_the_sequential_path(tmp_path):
     par = run_task(ring_task(), out=tmp_path / "par", seeds=2, epochs=2, progress=False, workers=2)
     assert par["generators"] == seq["generators"] and par["chosen_seed"] == seq["chosen_seed"]
     assert (tmp_path / "par" / "checkpoints" / "run-seed1.ckpt").exists()
+
+
+def test_a_second_run_on_the_same_out_is_refused_naming_the_holder(tmp_path):
+    with output_lock(tmp_path, what="discovery run"):
+        with pytest.raises(FolderInUseError, match=rf"{tmp_path} is in use .*{os.getpid()}"):
+            run_task(ring_task(), out=tmp_path, seeds=1, epochs=1, progress=False)
+        assert [p.name for p in tmp_path.iterdir()] == [LOCK_NAME]  # nothing written
+    run_task(ring_task(), out=tmp_path, seeds=1, epochs=1, progress=False)
+    assert LOCK_NAME not in {p.name for p in tmp_path.iterdir()}
+
+
+def test_worker_resume_with_other_settings_names_them_and_the_way_out(tmp_path):
+    run_task(ring_task(), out=tmp_path, seeds=2, epochs=1, progress=False, workers=2)
+    with pytest.raises(ValueError, match=r"different settings \(hidden\).*--no-resume"):
+        run_task(ring_task(hidden=16), out=tmp_path, seeds=2, epochs=1, progress=False, workers=2)

@@ -8,9 +8,11 @@ gradient of the whole batch and the weights agree to rounding.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,27 @@ def test_two_process_run_resumes_to_the_uninterrupted_result(tmp_path):
     b = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_stale_torchrun_variables_fail_fast_with_a_message_naming_them(monkeypatch, rank):
+    port = str(_free_port())
+    for key, value in dict(WORLD_SIZE="2", RANK=rank, MASTER_ADDR="127.0.0.1").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MASTER_PORT", port)
+    monkeypatch.setenv(ddp.INIT_TIMEOUT_ENV, "1")
+    start = time.monotonic()
+    with pytest.raises(RuntimeError) as err:
+        ddp.init_distributed("cpu")
+    assert time.monotonic() - start < 15
+    message = str(err.value)
+    for shown in ("WORLD_SIZE='2'", f"RANK='{rank}'", "MASTER_ADDR='127.0.0.1'", port):
+        assert shown in message
+    assert "unset WORLD_SIZE RANK" in message and "single-process run" in message
+    assert not torch.distributed.is_initialized()

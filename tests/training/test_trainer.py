@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torch_geometric.data import Data
 
+from liegnn.io import FolderInUseError
 from liegnn.nn.liegnn import LieGNN
 from liegnn.training.checkpoint import load_checkpoint
 from liegnn.training.config import TrainConfig
@@ -277,4 +279,50 @@ def test_cuda_is_refused_where_absent():
         Trainer(mlp(), tensors(), None, {**CFG, "device": "cuda"})
 
 
-del os
+def test_a_truncated_best_checkpoint_is_rebuilt_when_the_finished_run_is_rerun(tmp_path):
+    Trainer(mlp(), tensors(), tensors(16, 1), CFG, out_dir=tmp_path).fit()
+    good = torch.load(tmp_path / "best.pt", weights_only=True)
+    raw = (tmp_path / "best.pt").read_bytes()
+    (tmp_path / "best.pt").write_bytes(raw[: len(raw) // 2])
+    Trainer(mlp(seed=4), tensors(), tensors(16, 1), CFG, out_dir=tmp_path).fit()
+    rebuilt = load_checkpoint(tmp_path / "best.pt")
+    assert rebuilt["epoch"] == good["epoch"] and rebuilt["metrics"] == good["metrics"]
+    assert rebuilt["config"] == good["config"]
+    _assert_same_state(rebuilt["model"], good["model"])
+
+
+def test_a_damaged_last_checkpoint_is_refused_naming_it(tmp_path):
+    Trainer(mlp(), tensors(), None, {**CFG, "epochs": 1}, out_dir=tmp_path).fit()
+    raw = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "last.pt").write_bytes(raw[:100])
+    with pytest.raises(ValueError, match=r"cannot resume: .*last\.pt is damaged.*--no-resume"):
+        Trainer(mlp(), tensors(), None, {**CFG, "epochs": 1}, out_dir=tmp_path).fit()
+
+
+def test_a_second_run_on_the_same_folder_is_refused_and_the_first_keeps_its_files(tmp_path):
+    refusals = []
+
+    def start_another(epoch, record):
+        other = Trainer(mlp(), tensors(), None, {**CFG, "lr": 0.5}, out_dir=tmp_path)
+        with pytest.raises(
+            FolderInUseError, match=rf"in use by another training run.*{os.getpid()}"
+        ):
+            other.fit()
+        refusals.append(epoch)
+
+    Trainer(mlp(), tensors(), None, CFG, out_dir=tmp_path, on_epoch_end=start_another).fit()
+    assert refusals == [1, 2, 3, 4]
+    assert load_checkpoint(tmp_path / "last.pt")["config"]["lr"] == CFG["lr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt", "metrics.json"]
+
+
+def test_resume_and_epoch_messages_go_to_the_liegnn_logger_not_to_stderr(tmp_path, caplog, capsys):
+    cfg = {**CFG, "epochs": 2}
+    with pytest.raises(Kill):
+        Trainer(mlp(), tensors(), None, cfg, out_dir=tmp_path, on_epoch_end=_kill_after(1)).fit()
+    with caplog.at_level(logging.INFO, logger="liegnn"):
+        Trainer(mlp(), tensors(), None, {**cfg, "progress": True}, out_dir=tmp_path).fit()
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("liegnn")]
+    assert any(m.startswith("resuming") and "after epoch 1" in m for m in messages)
+    assert any(m.startswith("epoch 2 ") for m in messages)
+    assert "resuming" not in capsys.readouterr().err

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from ...io import output_lock
 from ._task import DiscoveryTask, TaskData
 
 __all__ = [
@@ -173,11 +174,15 @@ def _fit_one(recipe, data, *, seed, epochs, steps_per_epoch, device, ckpt, resum
         )
     except ValueError as err:
         if previous is not None and "checkpoint" in str(err):
-            raise ValueError(
-                f"{ckpt} belongs to another run ({err}); choose another out folder or start over "
-                "with resume=False (liegnn discover --no-resume)"
-            ) from None
+            raise ValueError(_another_run(ckpt, err)) from None
         raise
+
+
+def _another_run(ckpt: Path, err: Exception) -> str:
+    return (
+        f"{ckpt} belongs to another run ({err}); choose another out folder or start over "
+        "with resume=False (liegnn discover --no-resume)"
+    )
 
 
 def run_task(
@@ -202,7 +207,10 @@ def run_task(
     ``quick``) with the task's recipe updated by ``recipe``, and keeps the one
     :func:`~liegnn.discovery.select_best` picks without looking at the truth. Every run writes a
     checkpoint to ``out/checkpoints/`` after each epoch; calling again with the same settings
-    resumes an interrupted run (``resume=False`` starts over).
+    resumes an interrupted run (``resume=False`` starts over). ``out`` is locked while the task
+    runs (:func:`liegnn.io.output_lock`): a second run on the same folder raises
+    :class:`~liegnn.io.FolderInUseError`; a resume with other settings raises a ValueError
+    naming them.
 
     Args:
         task: a registered name (:func:`task_names`), a :class:`DiscoveryTask`, or a user's
@@ -221,9 +229,6 @@ def run_task(
         The summary written to ``out/summary.json``: the chosen generators and their canonical
         form, similarity to the truth (when known), the task's check, and every run's score.
     """
-    from ..._atomic import atomic_write_json
-    from ..evaluation import select_best
-
     task = resolve_task(task, **(file_options or {}))
     recipe = merged_recipe(task, recipe)
     n_seeds = seeds if seeds is not None else (1 if quick else task.seeds)
@@ -232,7 +237,41 @@ def run_task(
     epochs = epochs if epochs is not None else (task.quick_epochs if quick else task.epochs)
     steps_per_epoch = steps_per_epoch if steps_per_epoch is not None else task.steps_per_epoch
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, what="discovery run"):
+        return _run_locked(
+            task,
+            recipe,
+            out,
+            seed=seed,
+            n_seeds=n_seeds,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            quick=quick,
+            device=device,
+            progress=progress,
+            resume=resume,
+            workers=workers,
+        )
+
+
+def _run_locked(
+    task: DiscoveryTask,
+    recipe: dict,
+    out: Path,
+    *,
+    seed: int,
+    n_seeds: int,
+    epochs: int,
+    steps_per_epoch: int,
+    quick: bool,
+    device: str,
+    progress: bool,
+    resume: bool,
+    workers: int,
+) -> dict:
+    """:func:`run_task` once it holds ``out``."""
+    from ..._atomic import atomic_write_json
+    from ..evaluation import select_best
 
     start = time.perf_counter()
     data = task.load(int(seed), bool(quick))
@@ -245,20 +284,25 @@ def run_task(
         ckpt = out / "checkpoints" / "run.ckpt"  # fit_seeds names them run-seed<s>.ckpt
         options = {k: v for k, v in recipe.items() if k != "n_channels"}
         options["n_channels"] = recipe.get("n_channels", 1)
-        runs = fit_seeds(
-            data.x,
-            data.y,
-            seeds=seed_list,
-            options={**options, "device": device},
-            workers=workers,
-            progress=progress,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            truth=data.truth,
-            checkpoint=ckpt,
-            resume=ckpt if resume else None,
-            **data.fit_kwargs,
-        )
+        try:
+            runs = fit_seeds(
+                data.x,
+                data.y,
+                seeds=seed_list,
+                options={**options, "device": device},
+                workers=workers,
+                progress=progress,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                truth=data.truth,
+                checkpoint=ckpt,
+                resume=ckpt if resume else None,
+                **data.fit_kwargs,
+            )
+        except ValueError as err:
+            if resume and "different settings" in str(err):
+                raise ValueError(_another_run(ckpt.parent, err)) from None
+            raise
     for s in seed_list if not runs else []:
         ckpt = out / "checkpoints" / f"run-seed{s}.ckpt"
         runs.append(
