@@ -3,28 +3,98 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
 
-def _load_symmetry(spec: str):
+def _fail(command: str, message) -> NoReturn:
+    """Stop with ``liegnn COMMAND: MESSAGE`` on one line (exit status 1, no traceback)."""
+    raise SystemExit(f"liegnn {command}: {' '.join(str(message).split())}")
+
+
+def _file_read_errors() -> tuple[type[Exception], ...]:
+    """What reading a corrupt generators file raises besides ValueError: numpy's zip and EOF
+    errors, a string array's TypeError, safetensors' own error (when installed)."""
+    import zipfile
+
+    errors: list[type[Exception]] = [OSError, EOFError, TypeError, zipfile.BadZipFile]
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _load_symmetry(spec: str, command: str):
     """A :class:`~liegnn.Symmetry` from a file (saved Symmetry or DiscoveryResult, .npy/.npz,
-    .pt, .safetensors) or a known algebra's name."""
+    .pt, .safetensors) or a known algebra's name; a one-line exit when neither works."""
     from .symmetry import Symmetry
 
     path = Path(spec)
     if path.exists():
-        return Symmetry.load(path)
+        try:
+            return Symmetry.load(path)
+        except ValueError as err:
+            _fail(command, err)
+        except _file_read_errors() as err:
+            _fail(command, f"cannot read {path} ({type(err).__name__}: {err or 'no detail'})")
     try:
         return Symmetry.known(spec)
     except ValueError as err:
-        raise SystemExit(
-            f"liegnn: {spec!r} is neither a file nor a known algebra ({err})"
-        ) from None
+        _fail(command, f"{spec!r} is neither a file nor a known algebra ({err})")
+
+
+def _cut(command: str, option: str, text: str) -> float | str:
+    """A singular-value cut: ``'auto'`` or a finite float >= 0, else a one-line exit."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        _fail(command, f"{option} must be 'auto' or a number >= 0, got {text!r}")
+    return value
+
+
+def _device(command: str, device: str, *, auto: bool = False) -> str:
+    """Every command's ``--device``, checked before any work: ``cpu``, ``cuda``, ``cuda:K``
+    (and ``auto`` where the command picks CUDA when present)."""
+    if auto and device == "auto":
+        return device
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        kinds = "cpu, cuda, cuda:K or auto" if auto else "cpu, cuda or cuda:K"
+        _fail(command, f"unknown device {device!r}; use {kinds}")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            _fail(command, f"--device {device}: CUDA is not available on this machine")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            _fail(command, f"--device {device}: there are {torch.cuda.device_count()} CUDA devices")
+    return device
+
+
+def _out_folder(command: str, out: str | None) -> None:
+    """Exit when ``--out`` (or a folder above it) exists and is not a folder."""
+    if out is None:
+        return
+    for folder in (Path(out), *Path(out).parents):
+        if folder.exists():
+            if not folder.is_dir():
+                _fail(command, f"--out {out}: {folder} is a file, not a folder")
+            return
 
 
 def _print_matrix(M: torch.Tensor, indent: str = "  ") -> None:
@@ -35,10 +105,13 @@ def _print_matrix(M: torch.Tensor, indent: str = "  ") -> None:
 def cmd_metric(args: argparse.Namespace) -> int:
     from .metric import metric_similarity
 
-    symmetry = _load_symmetry(args.basis)
+    tol = _cut("metric", "--tol", args.tol)
+    symmetry = _load_symmetry(args.basis, "metric")
     L = symmetry.generators
-    tol = args.tol if args.tol == "auto" else float(args.tol)
-    info = symmetry.metric(return_info=True, tol=tol)
+    try:
+        info = symmetry.metric(return_info=True, tol=tol)
+    except ValueError as err:
+        _fail("metric", err)
     print(f"generators: {tuple(L.shape)}")
     print(f"invariant metrics: {info.nullity}   residual: {info.residual:.3e}")
     for k, J in enumerate(info.metrics):
@@ -71,8 +144,11 @@ def cmd_basis(args: argparse.Namespace) -> int:
     try:
         rep_in, rep_out = parse_rep(args.rep_in), parse_rep(args.rep_out)
     except ValueError as err:
-        raise SystemExit(f"liegnn: {err}") from None
-    symmetry = _load_symmetry(args.algebra).to(torch.float64)
+        _fail("basis", err)
+    if not (math.isfinite(args.noise) and args.noise >= 0):
+        _fail("basis", f"--noise must be a finite number >= 0, got {args.noise:g}")
+    threshold = _cut("basis", "--threshold", args.threshold)
+    symmetry = _load_symmetry(args.algebra, "basis").to(torch.float64)
     L = symmetry.generators
     if args.noise > 0:
         gen = torch.Generator().manual_seed(args.seed)
@@ -81,10 +157,12 @@ def cmd_basis(args: argparse.Namespace) -> int:
     if args.parity:
         parity = -torch.eye(L.shape[-1], dtype=L.dtype)[None]
         H = parity if H is None else torch.cat([H, parity])
-    threshold = args.threshold if args.threshold == "auto" else float(args.threshold)
-    info = equivariant_basis(
-        rep_in, rep_out, L, discrete_generators=H, threshold=threshold, return_info=True
-    )
+    try:
+        info = equivariant_basis(
+            rep_in, rep_out, L, discrete_generators=H, threshold=threshold, return_info=True
+        )
+    except ValueError as err:
+        _fail("basis", err)
     n_in, n_out = rep_in.dim(L), rep_out.dim(L)
     print(f"{rep_in} -> {rep_out} under {args.algebra} (n = {L.shape[-1]}, noise {args.noise:g})")
     print(
@@ -104,15 +182,49 @@ def cmd_basis(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the options of one task only (the argument groups of ``liegnn train``), and ``--model``'s
+#: choices per task (``train_qm9(model=...)``, ``train_nbody(model=...)``)
+_TASK_OPTIONS = {
+    "toptag": ("data", "n_jets", "max_constituents", "augment_scale"),
+    "qm9": ("target", "source", "subset", "affine", "model"),
+    "nbody": ("n_trajectories", "threshold", "model"),
+}
+_MODELS = {"qm9": ("auto", "e3nn", "mpnn"), "nbody": ("auto", "mlp", "emlp")}
+
+
+def _check_task_options(args: argparse.Namespace) -> None:
+    """Exit when an option of another task is given (it would be ignored) or ``--model`` does
+    not fit the task."""
+    mine = set(_TASK_OPTIONS[args.task])
+    for options in _TASK_OPTIONS.values():
+        for name in options:
+            value = getattr(args, name)
+            if name not in mine and value is not None and value is not False:
+                flag = "--" + name.replace("_", "-")
+                owners = " and ".join(t for t, o in _TASK_OPTIONS.items() if name in o)
+                _fail("train", f"{flag} is a {owners} option, not one of {args.task}")
+    if args.model is not None and args.model not in _MODELS[args.task]:
+        _fail(
+            "train",
+            f"--model {args.model} is not a {args.task} model; {args.task} takes "
+            + ", ".join(_MODELS[args.task]),
+        )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from .training.distributed import DistributedStartError
     from .training.experiments import run
 
+    _check_task_options(args)
+    device = _device("train", args.device, auto=True)
+    threshold = None if args.threshold is None else _cut("train", "--threshold", args.threshold)
+    _out_folder("train", args.out)
     kwargs = {
         "preset": args.preset,
         "augment": args.augment,
         "seed": args.seed,
         "data_seed": args.data_seed,
-        "device": args.device,
+        "device": device,
         "resume": not args.no_resume,
         "progress": not args.no_progress,
     }
@@ -145,9 +257,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "nbody": {
             "model": args.model,
             "n_trajectories": args.n_trajectories,
-            "threshold": None
-            if args.threshold is None
-            else (args.threshold if args.threshold == "auto" else float(args.threshold)),
+            "threshold": threshold,
         },
     }
     optional.update(per_task[args.task])
@@ -158,8 +268,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     try:
         result = run(args.task, symmetry, **kwargs)
-    except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"liegnn train: {err}") from None
+    except (ValueError, FileNotFoundError, DistributedStartError) as err:
+        _fail("train", err)
     print(f"{result['model']} on {args.task} ({result['symmetry']}), test metrics:")
     print(json.dumps(result["test"], indent=2, default=str))
     return 0
@@ -197,7 +307,7 @@ def _rounded(v, digits: int = 4):
 def _parse_setting(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise SystemExit(f"liegnn discover: --set needs KEY=VALUE, got {text!r}")
+        _fail("discover", f"--set needs KEY=VALUE, got {text!r}")
     try:
         return key.strip(), json.loads(value)
     except json.JSONDecodeError:
@@ -207,9 +317,10 @@ def _parse_setting(text: str) -> tuple[str, object]:
 def cmd_discover(args: argparse.Namespace) -> int:
     from .discovery.tasks import run_task
 
+    device = _device("discover", args.device)
     if args.data is not None:
         if args.task != "toptag":
-            raise SystemExit("liegnn discover: --data is for the toptag task (a jet file)")
+            _fail("discover", "--data is for the toptag task (a jet file)")
         from .discovery.tasks.toptag import DATA_ENV
 
         os.environ[DATA_ENV] = args.data  # read by the task's loader (and forked workers)
@@ -232,6 +343,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     out = args.out or f"results/discover/{Path(args.task).stem if '.' in args.task else args.task}"
+    _out_folder("discover", out)
     try:
         summary = run_task(
             args.task,
@@ -241,7 +353,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch,
             quick=args.quick,
-            device=args.device,
+            device=device,
             progress=not args.no_progress,
             recipe=overrides,
             resume=not args.no_resume,
@@ -249,7 +361,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             workers=args.workers,
         )
     except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"liegnn discover: {err}") from None
+        _fail("discover", err)
     print(f"{summary['task']}: {summary['description']}")
     runs = summary["runs"]
     if len(runs) > 1:
@@ -282,7 +394,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(out=Path(args.out), seed=args.seed, device=args.device, quick=args.quick)
+    device = _device("demo", args.device)
+    _out_folder("demo", args.out)
+    try:
+        run_demo(out=Path(args.out), seed=args.seed, device=device, quick=args.quick)
+    except (ValueError, FileNotFoundError) as err:
+        _fail("demo", err)
     return 0
 
 
@@ -307,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="results/demo", help="output folder (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="a smaller run for smoke tests")
     p.set_defaults(func=cmd_demo)
 
@@ -331,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="training epochs (default: the task's)")
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: the task's)")
     p.add_argument("--quick", action="store_true", help="the task's small version (smoke tests)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K (default: %(default)s)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument(
         "--workers", type=int, default=1, help="seeds trained at once in worker processes"
@@ -383,7 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="generators: a file (saved discovery result, .npy/.npz, .pt, .safetensors) or a "
         "known algebra name such as 'lorentz', 'so(3)', 'so(2,2)'",
     )
-    p.add_argument("--tol", default="auto", help="'auto' or a relative singular-value cut")
+    p.add_argument(
+        "--tol", default="auto", help="'auto' or a relative singular-value cut >= 0 (default: auto)"
+    )
     p.add_argument(
         "--compare",
         action="append",
@@ -404,18 +523,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rep_out", help="output representation, e.g. 'V'")
     p.add_argument("--algebra", required=True, help="generators: a file or a name ('so(3)')")
     p.add_argument("--parity", action="store_true", help="add −I as a discrete generator")
-    p.add_argument("--threshold", default="auto", help="'auto' or a relative cut (float)")
-    p.add_argument("--noise", type=float, default=0.0, help="add Gaussian noise to every entry")
+    p.add_argument("--threshold", default="auto", help="'auto' or a relative cut >= 0")
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="standard deviation σ >= 0 of Gaussian noise added to every entry (default: 0)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
     p.add_argument("--save", help="write the basis (dim_out·dim_in, r) to this .pt file")
     p.set_defaults(func=cmd_basis)
+
+    from .datasets.qm9 import TARGETS
+    from .training.experiments import PRESETS
+
+    def preset_default(key: str) -> str:
+        """``key``'s value in every task's presets, for the help: "toptag 10 | 35, ..."."""
+        return "; ".join(
+            f"{task} " + " | ".join(str(v[key]) for v in presets.values())
+            for task, presets in PRESETS.items()
+        )
 
     p = sub.add_parser(
         "train",
         help="train LieGNN / EMLP / baselines on top tagging, QM9 or N-body",
         description="Train a model with a known, discovered or no symmetry; writes checkpoints "
         "(resumable) and metrics.json to --out. Multi-process: torchrun --nproc_per_node=K "
-        "$(which liegnn) train ...",
+        "$(which liegnn) train ... Options left out take the preset's value (given below as "
+        "cpu | full).",
     )
     p.add_argument("task", choices=["toptag", "qm9", "nbody"])
     p.add_argument(
@@ -424,44 +559,98 @@ def build_parser() -> argparse.ArgumentParser:
         "discovered:PATH (a basis.pt of liegnn discover, a saved Symmetry, or a .npy/.npz/.pt/"
         ".safetensors basis) (default: minkowski for toptag, euclidean otherwise)",
     )
-    p.add_argument("--preset", choices=["cpu", "full"], default="cpu")
+    p.add_argument(
+        "--preset",
+        choices=["cpu", "full"],
+        default="cpu",
+        help="cpu: minutes on a laptop; full: the published scale (default: %(default)s)",
+    )
     p.add_argument("--augment", action="store_true", help="Eq. 11 data augmentation")
     p.add_argument("--out", help="output folder (default: runs/<task>-<symmetry>-seed<seed>)")
     p.add_argument("--seed", type=int, default=0, help="weights and training seed")
     p.add_argument("--data-seed", type=int, default=0, help="data generation and split seed")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
+    p.add_argument(
+        "--device", default="cpu", help="cpu, cuda, cuda:K or auto (default: %(default)s)"
+    )
     p.add_argument("--no-resume", action="store_true", help="start over even if --out has a run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--root", help="data cache folder")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--warmup-epochs", type=int)
-    p.add_argument("--grad-clip", type=float)
+    p.add_argument(
+        "--epochs", type=int, help=f"passes over the training set ({preset_default('epochs')})"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"global batch, split over torchrun processes ({preset_default('batch_size')})",
+    )
+    p.add_argument("--lr", type=float, help=f"peak AdamW learning rate ({preset_default('lr')})")
+    p.add_argument(
+        "--weight-decay", type=float, help=f"AdamW weight decay ({preset_default('weight_decay')})"
+    )
+    p.add_argument(
+        "--warmup-epochs",
+        type=float,
+        help="linear warm-up before the cosine decay, in epochs, may be fractional "
+        f"({preset_default('warmup_epochs')})",
+    )
+    p.add_argument("--grad-clip", type=float, help="clip the gradient norm (default: no clip)")
     p.add_argument("--deterministic", action="store_true", help="deterministic CUDA kernels")
     g = p.add_argument_group("toptag")
     g.add_argument("--data", help="folder with train/val/test.h5 or one file (else: Pythia 8)")
-    g.add_argument("--n-jets", type=int)
-    g.add_argument("--max-constituents", type=int)
-    g.add_argument("--augment-scale", type=float)
+    g.add_argument("--n-jets", type=int, help="jets to generate (cpu preset: 2000)")
+    g.add_argument("--max-constituents", type=int, help="leading constituents kept per jet")
+    g.add_argument(
+        "--augment-scale",
+        type=float,
+        help="--augment draws coefficients from U[-s, s] (default: 0.5)",
+    )
     g = p.add_argument_group("qm9")
-    g.add_argument("--target", help="property name (default: homo)")
+    g.add_argument(
+        "--target",
+        choices=TARGETS,
+        metavar="TARGET",
+        help="the property to regress, one of " + ", ".join(TARGETS) + " (default: homo)",
+    )
     g.add_argument("--source", help="qm9pack or a torch_geometric QM9 root")
     g.add_argument("--subset", type=int, help="use this many molecules")
     g.add_argument(
         "--affine", action="store_true", help="augment by se(3) on affine coordinates (--augment)"
     )
-    g = p.add_argument_group("nbody")
+    g = p.add_argument_group("qm9 and nbody")
     g.add_argument(
         "--model",
-        choices=["auto", "emlp", "mlp", "e3nn", "mpnn"],
-        help="nbody: emlp or mlp; qm9: e3nn (E(3) gate network) or mpnn (non-equivariant)",
+        choices=sorted({m for models in _MODELS.values() for m in models}),
+        help="qm9: auto (LieGNN, or Deep Sets with --symmetry none or --augment), e3nn (E(3) "
+        "gate network, with euclidean) or mpnn (non-equivariant message passing, with none or "
+        "--augment); nbody: auto (EMLP with a symmetry, else MLP), emlp or mlp "
+        "(default: auto)",
     )
-    g.add_argument("--n-trajectories", type=int)
-    g.add_argument("--threshold", help="EMLP's cut: 'auto' or a float")
+    g = p.add_argument_group("nbody")
+    g.add_argument("--n-trajectories", type=int, help="orbits to simulate")
+    g.add_argument("--threshold", help="EMLP's cut: 'auto' or a number >= 0")
     p.set_defaults(func=cmd_train)
     return parser
+
+
+@contextlib.contextmanager
+def _library_messages():
+    """The library logs through ``logging.getLogger("liegnn")``; while a command runs, its INFO
+    messages (resume notes, epoch lines) go to stderr. The handler is removed afterwards, so a
+    program that calls :func:`main` keeps its own logging setup."""
+    import logging
+
+    log = logging.getLogger("liegnn")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    if level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -470,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    with _library_messages():
+        return args.func(args)
 
 
 if __name__ == "__main__":

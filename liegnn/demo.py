@@ -53,16 +53,21 @@ def run_demo(
     progress: bool = True,
 ) -> dict:
     """Run discovery → metric → LieGNN and write ``basis.pt``, ``generators.png`` and
-    ``summary.json`` to ``out``. Returns the summary."""
+    ``summary.json`` to ``out``. Returns the summary.
+
+    Raises ValueError, before any data is made or written, when ``device`` is CUDA and CUDA is
+    not available."""
     from torch_geometric.loader import DataLoader
 
     from .algebra import channel_cosine
     from .datasets.nbody import energy, load_nbody, rotation_generator
     from .discovery import LieGAN
+    from .discovery._training import as_device
     from .discovery.tasks.nbody import recipe as nbody_recipe
     from .metric import metric_similarity
     from .nn import LieGNN
 
+    as_device(device)  # the check LieGAN makes, before the orbits are simulated
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)

@@ -1,3 +1,4 @@
+import argparse
 import json
 
 import numpy as np
@@ -182,3 +183,205 @@ def test_python_dash_m_liegnn_runs_the_command_with_the_installed_version():
         [sys.executable, "-m", "liegnn", "--version"], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == f"liegnn {version('liegnn')}" == f"liegnn {liegnn.__version__}"
+
+
+def _exit_message(argv: list[str]) -> str:
+    """The message of the SystemExit ``main(argv)`` ends with: one line, ``liegnn CMD: ...``."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    message = exit_info.value.code
+    assert isinstance(message, str), f"exit status {message!r} instead of a message"
+    assert message.startswith(f"liegnn {argv[0]}: ") and "\n" not in message
+    return message
+
+
+def _npz_bytes(**arrays) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (_npz_bytes(x=np.ones((5, 3)))[:150], "cannot read the .npz file"),  # truncated
+        (b"", "cannot read the .npz file"),  # empty
+        (_npz_bytes(x=np.array(["a", "b", "c"])), "x must hold numbers"),
+        (_npz_bytes(x=np.ones((3, 2)), y=np.array(["a", "b", "c"])), "y must hold numbers"),
+    ],
+    ids=["truncated", "empty", "string-x", "string-y"],
+)
+def test_discover_refuses_an_unreadable_data_file_in_one_line(tmp_path, content, reason):
+    path = tmp_path / "data.npz"
+    path.write_bytes(content)
+    message = _exit_message(["discover", str(path), "--out", str(tmp_path / "o")])
+    assert reason in message and "data.npz" in message
+
+
+def test_discover_takes_huge_integer_labels_as_classes(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 2, generator=gen)
+    y = np.where(np.arange(64) % 2 == 0, 0, 10**12)  # an embedding sized by max label: 128 TB
+    np.savez(tmp_path / "labels.npz", x=x.numpy(), y=y)
+    out = tmp_path / "o"
+    args = ["discover", str(tmp_path / "labels.npz"), "--out", str(out), "--no-progress"]
+    assert main(args + ["--epochs", "1", "--steps-per-epoch", "1"]) == 0
+    assert json.loads((out / "summary.json").read_text())["runs"]
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("basis.pt", "truncated-pt"),
+        ("basis.pt", b"not a torch file"),
+        ("basis.safetensors", "truncated-safetensors"),
+        ("basis.safetensors", b"not a safetensors file"),
+        ("basis.npz", b""),
+        ("basis.npz", "truncated-npz"),
+    ],
+)
+def test_metric_refuses_a_corrupt_basis_file_in_one_line(tmp_path, name, content):
+    path = tmp_path / name
+    if isinstance(content, str):  # a valid file cut in half
+        from liegnn import Symmetry
+
+        whole = tmp_path / f"whole{path.suffix}"
+        if path.suffix == ".npz":
+            whole.write_bytes(_npz_bytes(generators=lorentz().numpy()))
+        else:
+            Symmetry(lorentz()).save(whole)
+        data = whole.read_bytes()
+        content = data[: len(data) // 2]
+    path.write_bytes(content)
+    assert name in _exit_message(["metric", str(path)])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--quick"],
+        ["discover", "su2", "--quick"],
+        ["train", "nbody", "--epochs", "1"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path, argv):
+    (tmp_path / "taken").write_text("")
+    for out in (tmp_path / "taken", tmp_path / "taken" / "run"):
+        message = _exit_message([*argv, "--out", str(out)])
+        assert f"{tmp_path / 'taken'} is a file, not a folder" in message
+
+
+def test_bad_numbers_in_options_are_refused_in_one_line(tmp_path):
+    message = _exit_message(["metric", "lorentz", "--tol", "abc"])
+    assert "--tol must be 'auto' or a number >= 0, got 'abc'" in message
+    assert "got '-1'" in _exit_message(["metric", "lorentz", "--tol", "-1"])
+    argv = ["discover", "su2", "--quick", "--out", str(tmp_path / "o"), "--set", 'lr_g="abc"']
+    assert "lr_g" in _exit_message(argv)
+
+
+@pytest.mark.parametrize("noise", ["nan", "-1", "inf"])
+def test_basis_refuses_noise_that_is_not_a_standard_deviation(noise):
+    message = _exit_message(["basis", "V", "V", "--algebra", "so(3)", "--noise", noise])
+    assert "--noise must be a finite number >= 0" in message
+
+
+#: the smallest command line of every subcommand that has --device
+_DEVICE_COMMANDS = {"demo": ["demo"], "discover": ["discover", "su2"], "train": ["train", "nbody"]}
+
+
+def _subcommands_with(option: str) -> set[str]:
+    from liegnn.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {
+        name
+        for name, parser in sub.choices.items()
+        if any(option in a.option_strings for a in parser._actions)
+    }
+
+
+@pytest.mark.parametrize(
+    "device, reason",
+    [("cuda", "CUDA is not available"), ("cuda:0", "CUDA is not available"), ("gpu", "unknown")],
+)
+def test_every_device_option_is_checked_before_any_work(monkeypatch, device, reason):
+    import liegnn.demo
+    import liegnn.discovery.tasks
+    import liegnn.training.experiments
+
+    assert _subcommands_with("--device") == set(_DEVICE_COMMANDS)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the command started before checking --device")
+
+    monkeypatch.setattr(liegnn.demo, "run_demo", no_work)
+    monkeypatch.setattr(liegnn.discovery.tasks, "run_task", no_work)
+    monkeypatch.setattr(liegnn.training.experiments, "run", no_work)
+    for argv in _DEVICE_COMMANDS.values():
+        message = _exit_message([*argv, "--device", device])
+        assert reason in message and device in message
+
+
+def test_train_help_explains_presets_schedule_targets_and_models(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for option in ("--preset", "--epochs", "--lr", "--batch-size", "--target", "--model"):
+        assert option in out
+    assert "cpu: minutes on a laptop; full: the published scale" in out
+    assert "passes over the training set (toptag 10 | 35; qm9 30 | 1000; nbody 100 | 5000)" in out
+    assert "peak AdamW learning rate" in out and "global batch" in out
+    assert "mu, alpha, homo, lumo" in out and "(default: homo)" in out
+    assert "qm9: auto" in out and "e3nn" in out and "mpnn" in out
+    assert "nbody: auto" in out and "emlp or mlp" in out
+    assert "may be fractional" in out
+
+
+def test_train_passes_a_fractional_warmup(monkeypatch):
+    import liegnn.training.experiments as experiments
+
+    seen = {}
+
+    def fake_run(task, symmetry, **kwargs):
+        seen.update(kwargs)
+        return {"model": "MLP", "symmetry": symmetry, "test": {}}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    assert main(["train", "nbody", "--warmup-epochs", "0.5", "--no-progress"]) == 0
+    assert seen["warmup_epochs"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "argv, reason",
+    [
+        (["toptag", "--model", "e3nn"], "--model is a qm9 and nbody option, not one of toptag"),
+        (["qm9", "--model", "emlp"], "--model emlp is not a qm9 model; qm9 takes auto, e3nn, mpnn"),
+        (["nbody", "--model", "e3nn"], "--model e3nn is not a nbody model"),
+        (["nbody", "--target", "homo"], "--target is a qm9 option, not one of nbody"),
+        (["qm9", "--n-jets", "10"], "--n-jets is a toptag option, not one of qm9"),
+    ],
+)
+def test_train_refuses_an_option_of_another_task(monkeypatch, argv, reason):
+    import liegnn.training.experiments as experiments
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("trained with an option that does not apply")
+
+    monkeypatch.setattr(experiments, "run", no_run)
+    assert reason in _exit_message(["train", *argv])
+
+
+def test_the_library_calls_behind_device_refuse_cuda_without_cuda(tmp_path, monkeypatch):
+    from liegnn.discovery.tasks import run_task
+    from liegnn.training.experiments import run
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cuda'.*CUDA is not available"):
+        run_task("su2", out=tmp_path / "d", quick=True, device="cuda", progress=False)
+    with pytest.raises(ValueError, match="device='cuda'.*CUDA is not available"):
+        run("nbody", "none", device="cuda", epochs=1, out=tmp_path / "t", progress=False)

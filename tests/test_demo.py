@@ -1,5 +1,8 @@
 import json
 
+import pytest
+import torch
+
 from liegnn.demo import run_demo
 
 
@@ -16,3 +19,10 @@ def test_quick_demo_discovers_rotation_and_trains_an_invariant_liegnn(tmp_path, 
     assert on_disk["discovery"]["cosine"] == summary["discovery"]["cosine"]
     assert (tmp_path / "demo" / "basis.pt").exists()
     assert (tmp_path / "demo" / "generators.png").stat().st_size > 0
+
+
+def test_demo_on_cuda_without_cuda_is_a_value_error_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cuda' was requested but CUDA is not available"):
+        run_demo(tmp_path / "demo", device="cuda", quick=True, progress=False)
+    assert not (tmp_path / "demo").exists()

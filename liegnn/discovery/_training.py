@@ -24,7 +24,10 @@ def seeded(seed: int):
 
 
 def as_device(device) -> torch.device:
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:K ({err})") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was requested but CUDA is not available")
     return device

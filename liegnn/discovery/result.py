@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,14 +174,18 @@ def load_generators(path: str | os.PathLike) -> torch.Tensor:
     if path.suffix in (".npy", ".npz"):
         import numpy as np
 
-        data = np.load(path, allow_pickle=False)
-        if path.suffix == ".npz":
-            keys = list(data.keys())
-            key = "generators" if "generators" in keys else (keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise ValueError(f"{path} holds several arrays {keys}; name one 'generators'")
-            data = data[key]
-        return as_generators(torch.from_numpy(np.asarray(data)), name=str(path))
+        try:
+            data = np.load(path, allow_pickle=False)
+            if path.suffix == ".npz":
+                keys = list(data.keys())
+                key = "generators" if "generators" in keys else None
+                key = keys[0] if key is None and len(keys) == 1 else key
+                if key is None:
+                    raise ValueError(f"{path} holds several arrays {keys}; name one 'generators'")
+                data = data[key]
+            return as_generators(torch.from_numpy(np.asarray(data)), name=str(path))
+        except (OSError, EOFError, TypeError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{path} is not a readable array file ({err})") from None
     tensors, meta = load_tensors(path)
     if "generators" not in tensors:
         raise ValueError(f"{path} holds no 'generators' tensor (keys: {sorted(tensors)})")

@@ -5,7 +5,8 @@ The file (``.npz``, or a ``.pt`` dict of tensors read with ``weights_only=True``
 - ``x``: the data, (N, n) vectors, (N, T, n) trajectories or point clouds, or (N, C, H, W)
   images (with ``rep_x="image"``); real or complex;
 - ``y`` (optional): targets (N, ...) or integer class labels (N,), invariant (ρ_Y trivial) unless
-  ``rep_y`` says otherwise;
+  ``rep_y`` says otherwise; labels are classes, renumbered 0..K−1 in increasing order (the label
+  discriminator embeds each class, so 7 and 10¹² become 0 and 1);
 - ``truth`` (optional): known generators (c, n, n) to compare the result with;
 - ``point_mask`` (optional): (N, P) bool, True for the real points of padded point clouds;
 - ``features`` (optional): (N, P, f) per-point invariant features (atom types, …).
@@ -34,21 +35,33 @@ USER_RECIPE: dict = {}
 
 
 def read_task_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The arrays of a task file as tensors; ValueError naming a missing ``x``, an unknown key,
-    NaN/Inf or an unreadable file."""
+    """The arrays of a task file as tensors, integer labels ``y`` renumbered 0..K−1 (see the
+    module docstring); ValueError naming a missing ``x``, an unknown key, an array that is not
+    numbers, NaN/Inf or an unreadable (empty, truncated, not .npz) file."""
     from ..._validation import as_tensor
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no data file at {path}")
     if path.suffix == ".npz":
+        import zipfile
+        import zlib
+
         import numpy as np
 
         try:
             with np.load(path, allow_pickle=False) as f:
-                arrays = {k: torch.from_numpy(np.asarray(f[k])) for k in f.files}
-        except (ValueError, OSError) as err:
-            raise ValueError(f"{path}: cannot read the .npz file ({err})") from None
+                arrays = {k: np.asarray(f[k]) for k in f.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            reason = str(err) or type(err).__name__
+            raise ValueError(
+                f"{path}: cannot read the .npz file, it is empty, truncated or not a numpy "
+                f"archive ({reason})"
+            ) from None
+        for k, a in arrays.items():
+            if a.dtype.kind not in "biufc":  # bool, int, uint, float, complex
+                raise ValueError(f"{path}: {k} must hold numbers, got an array of dtype {a.dtype}")
+        arrays = {k: torch.from_numpy(a) for k, a in arrays.items()}
     elif path.suffix == ".pt":
         from .._io import safe_torch_load
 
@@ -77,7 +90,22 @@ def read_task_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             )
     if "point_mask" in out:
         out["point_mask"] = out["point_mask"].bool()
+    if "y" in out:
+        out["y"] = _as_classes(out["y"])
     return out
+
+
+def _as_classes(y: torch.Tensor) -> torch.Tensor:
+    """Integer labels (N,) or (N, 1) renumbered 0..K−1 in increasing order; other y unchanged.
+
+    The label discriminator has one embedding row per class up to the largest label, so labels
+    such as 10¹² would ask for terabytes; only which samples share a class matters.
+    """
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        return y
+    if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+        return torch.unique(y, sorted=True, return_inverse=True)[1]
+    return y
 
 
 def _size(x: torch.Tensor, rep_x: str) -> int:
