@@ -1,6 +1,7 @@
 """On-disk cache of generated datasets: one folder, atomic writes.
 
-The cache folder is ``root`` when given, else ``$LIEGNN_CACHE``, else ``~/.cache/liegnn``.
+The cache folder is ``root`` when given, else ``$LIEGNN_CACHE``, else ``$XDG_CACHE_HOME/liegnn``
+(the XDG base-directory convention), else ``~/.cache/liegnn``.
 Every file is written to a temporary name in the same folder and moved into place with
 :func:`os.replace`, so an interrupted write never leaves a half-written file under the final name.
 Reading a cache never runs code: arrays are read with ``allow_pickle=False`` and collated graphs
@@ -9,6 +10,7 @@ with ``weights_only=True`` (:func:`liegnn.io.safe_torch_load`).
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 from collections.abc import Callable
@@ -18,12 +20,26 @@ import numpy as np
 
 from ..io import atomic_path, atomic_torch_save, safe_torch_load
 
+_log = logging.getLogger(__name__)
+
+
+def default_cache_root() -> Path:
+    """``$LIEGNN_CACHE``, else ``$XDG_CACHE_HOME/liegnn``, else ``~/.cache/liegnn``.
+
+    As the XDG base-directory specification asks, an empty or relative ``$XDG_CACHE_HOME`` is
+    ignored.
+    """
+    if os.environ.get("LIEGNN_CACHE"):
+        return Path(os.environ["LIEGNN_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "liegnn"
+
 
 def cache_dir(root: str | os.PathLike | None = None, *parts: str) -> Path:
-    """The folder ``root / parts`` (created); ``root`` defaults to ``$LIEGNN_CACHE`` or
-    ``~/.cache/liegnn``."""
+    """The folder ``root / parts`` (created); ``root`` defaults to :func:`default_cache_root`."""
     if root is None:
-        root = os.environ.get("LIEGNN_CACHE") or Path.home() / ".cache" / "liegnn"
+        root = default_cache_root()
     path = Path(root).expanduser().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -44,7 +60,8 @@ def cached_arrays(path: Path, make: Callable[[], dict[str, np.ndarray]]) -> dict
         try:
             with np.load(path, allow_pickle=False) as f:
                 return {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            _log.warning("rebuilding the unreadable cache file %s (%s)", path, err)
             path.unlink()
     arrays = make()
     atomic_save_npz(path, **arrays)
@@ -60,6 +77,7 @@ def cached_in_memory(dataset, path: Path, build: Callable[[], tuple], force_relo
     with a ValueError that says how to remove it; it is never rebuilt silently.
     """
     if force_reload or not path.exists():
+        _log.info("building the dataset cache %s", path)
         data, slices = build()
         atomic_torch_save((data.to_dict(), slices, type(data)), path)
     dataset.data, dataset.slices = _load_collated(path)

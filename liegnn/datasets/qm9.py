@@ -275,7 +275,8 @@ class QM9(InMemoryDataset):
     Args:
         source: ``None`` (the installed qm9pack), a folder of qm9pack-layout CSV files, or a
             ``torch_geometric.datasets.QM9`` root.
-        root: cache folder (default ``$LIEGNN_CACHE`` or ``~/.cache/liegnn``).
+        root: cache folder (default: ``$LIEGNN_CACHE``, ``$XDG_CACHE_HOME/liegnn`` or
+            ``~/.cache/liegnn``).
         features: ``"onehot"`` (x: (n, 5)) or ``"egnn"`` (x: (n, 15)).
         transform: applied to each ``Data`` on access.
     """

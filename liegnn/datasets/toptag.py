@@ -61,7 +61,8 @@ class TopTagging(InMemoryDataset):
         path: the jet file: ``train.h5`` / ``val.h5`` / ``test.h5`` of the reference dataset, a
             converted file, or one written by
             :func:`~liegnn.datasets.toptag_generate.generate_toptag`.
-        root: cache folder (default ``$LIEGNN_CACHE`` or ``~/.cache/liegnn``).
+        root: cache folder (default: ``$LIEGNN_CACHE``, ``$XDG_CACHE_HOME/liegnn`` or
+            ``~/.cache/liegnn``).
         n_jets: keep only the first ``n_jets`` jets (CPU-sized runs).
         max_constituents: keep the leading ``max_constituents`` constituents (≤ 200).
         transform: applied to each ``Data`` on access (e.g. ``LorentzNetInputs()``).

@@ -10,7 +10,11 @@ Generation runs in chunks of balanced classes, in parallel over processes. Each 
 atomically to ``<out>.parts/`` in the reference HDF5 layout as soon as it is done, so an interrupted
 run resumes where it stopped; the parts are then merged into ``<out>`` (atomically). Chunk ``c``
 uses Pythia seeds derived from (seed, c, class): the result depends on ``seed`` and
-``chunk_size`` only, not on the number of workers.
+``chunk_size`` only, not on the number of workers. The parts' manifest records the versions of
+``pythia8mc`` and ``fastjet`` next to the settings, and a resume with other versions is refused:
+one file never mixes jets of two generator versions.
+
+Progress and resume messages go to the ``liegnn.datasets.toptag_generate`` logger.
 
 Command line: ``python -m liegnn.datasets.toptag_generate OUT.h5 --n-jets 10000 --seed 1``.
 """
@@ -19,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.metadata
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -32,6 +38,9 @@ from tqdm import tqdm
 from .._atomic import atomic_path
 from .._optional import require
 from .toptag_files import KEY, MAX_CONSTITUENTS, Jets, count_jets, read_jets, write_reference
+
+_log = logging.getLogger(__name__)
+_GENERATORS = ("pythia8mc", "fastjet")
 
 
 @dataclass(frozen=True)
@@ -210,22 +219,59 @@ def _run_chunk(args) -> int:
     return len(jets)
 
 
-def _settings(n_jets, seed, chunk_size, recipe, ttv) -> str:
-    return json.dumps(
-        {
-            "n_jets": n_jets,
-            "seed": seed,
-            "chunk_size": chunk_size,
-            "ttv": ttv,
-            "recipe": dataclasses.asdict(recipe),
-        },
-        sort_keys=True,
-    )
+def generator_versions() -> dict[str, str]:
+    """The installed versions of the generators, ``{"pythia8mc": ..., "fastjet": ...}``.
+
+    Raises an ImportError naming the ``[toptag]`` extra when either is missing; a package without
+    distribution metadata (built in place) reports its ``__version__``, else ``"unknown"``.
+    """
+    versions = {}
+    for name in _GENERATORS:
+        module = require(name, "toptag")
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = str(getattr(module, "__version__", "unknown"))
+    return versions
+
+
+def _settings(n_jets, seed, chunk_size, recipe, ttv) -> dict:
+    return {
+        "n_jets": n_jets,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "ttv": ttv,
+        "recipe": dataclasses.asdict(recipe),
+    }
+
+
+def _manifest(settings: dict, versions: dict[str, str]) -> str:
+    """The settings and the generator versions as stored in the parts' manifest and the file."""
+    return json.dumps({**settings, "versions": versions}, sort_keys=True)
+
+
+def _parse_manifest(text: str | None) -> tuple[dict | None, dict | None]:
+    """(settings, versions) of a stored manifest; versions is None when it has none (written
+    before liegnn recorded them), settings is None when the text is not a manifest."""
+    try:
+        stored = json.loads(text) if text is not None else None
+    except ValueError:
+        return None, None
+    if not isinstance(stored, dict):
+        return None, None
+    versions = stored.pop("versions", None)
+    return stored, versions if isinstance(versions, dict) else None
+
+
+def _describe(versions: dict | None) -> str:
+    if versions is None:
+        return "unrecorded versions of " + " and ".join(_GENERATORS)
+    return ", ".join(f"{name} {versions.get(name, 'unknown')}" for name in _GENERATORS)
 
 
 def _stored_settings(path: Path) -> str | None:
-    """The generator settings stored with a finished file, read with h5py (pandas would unpickle
-    the store's other attributes); None when there are none."""
+    """The generator manifest stored with a finished file, read with h5py (pandas would unpickle
+    the store's other attributes); None when there is none."""
     h5py = require("h5py", "toptag")
     try:
         with h5py.File(path, "r") as f:
@@ -253,12 +299,14 @@ def generate_toptag(
 ) -> Path:
     """Generate ``n_jets`` jets (half top, half QCD) into ``path`` in the reference layout.
 
-    Resumes an interrupted run with the same arguments; a finished file with the same settings is
-    returned as is. ``n_workers`` processes (default: all cores); ``chunk_size`` jets per chunk;
-    ``ttv`` fills the reference's ``ttv`` column (0 train, 1 test, 2 validation).
+    Resumes an interrupted run with the same arguments and the same versions of ``pythia8mc`` and
+    ``fastjet`` (a resume with other versions raises a ValueError naming both, unless
+    ``overwrite=True`` starts over); a finished file with the same settings is returned as is,
+    whatever versions made it. ``n_workers`` processes (default: all cores); ``chunk_size`` jets
+    per chunk; ``ttv`` fills the reference's ``ttv`` column (0 train, 1 test, 2 validation).
+    The settings and the versions are stored in the file (attribute ``liegnn_generator``).
     """
-    require("pythia8mc", "toptag")
-    require("fastjet", "toptag")
+    versions = generator_versions()
     require("tables", "toptag")
     if n_jets < 2 or n_jets % 2 or chunk_size < 2 or chunk_size % 2:
         raise ValueError(f"n_jets and chunk_size must be even and >= 2, got {n_jets}, {chunk_size}")
@@ -267,23 +315,35 @@ def generate_toptag(
         recipe = dataclasses.replace(recipe, smearing=True)
     path = Path(path)
     settings = _settings(n_jets, seed, chunk_size, recipe, ttv)
+    manifest_text = _manifest(settings, versions)
     if path.exists() and not overwrite:
-        if _stored_settings(path) == settings and count_jets(path) == n_jets:
+        stored, stored_versions = _parse_manifest(_stored_settings(path))
+        if stored == settings and count_jets(path) == n_jets:
+            _log.info("%s is already generated (%s)", path, _describe(stored_versions))
             return path
         raise ValueError(f"{path} exists with other content or settings; pass overwrite=True")
     parts_dir = path.with_name(path.name + ".parts")
     parts_dir.mkdir(parents=True, exist_ok=True)
     manifest = parts_dir / "settings.json"
-    if manifest.exists() and manifest.read_text() != settings:
-        if not overwrite:
+    if manifest.exists() and manifest.read_text() != manifest_text:
+        stored, stored_versions = _parse_manifest(manifest.read_text())
+        if overwrite:
+            _log.info("removing the parts of an earlier run in %s (overwrite=True)", parts_dir)
+            shutil.rmtree(parts_dir)
+            parts_dir.mkdir()
+        elif stored != settings:
             raise ValueError(
                 f"{parts_dir} holds parts of a run with other settings; "
                 "pass the same arguments to resume it, or overwrite=True"
             )
-        shutil.rmtree(parts_dir)
-        parts_dir.mkdir()
+        else:
+            raise ValueError(
+                f"{parts_dir} holds parts generated with {_describe(stored_versions)}, but this "
+                f"is {_describe(versions)}; a resumed file must not mix generator versions: "
+                "install the recorded versions to resume, or pass overwrite=True to start over"
+            )
     with atomic_path(manifest) as tmp:
-        tmp.write_text(settings)
+        tmp.write_text(manifest_text)
 
     sizes = [min(chunk_size, n_jets - s) for s in range(0, n_jets, chunk_size)]
     parts = [parts_dir / f"chunk_{c:06d}.h5" for c in range(len(sizes))]
@@ -293,6 +353,9 @@ def generate_toptag(
         if not parts[c].exists()
     ]
     done = n_jets - sum(t[1] for t in todo)
+    if done:
+        _log.info("resuming %s: %d of %d jets already generated", path, done, n_jets)
+    _log.info("generating %d jets into %s with %s", n_jets - done, path, _describe(versions))
     with tqdm(total=n_jets, initial=done, unit="jet", disable=not progress) as bar:
         n_workers = min(n_workers or os.cpu_count() or 1, max(len(todo), 1))
         if n_workers <= 1:
@@ -312,7 +375,7 @@ def generate_toptag(
         for part in parts:
             write_reference(tmp, read_jets(part), append=tmp.stat().st_size > 0)
         with pd.HDFStore(tmp, "a") as store:
-            store.get_storer(KEY).attrs.liegnn_generator = settings
+            store.get_storer(KEY).attrs.liegnn_generator = manifest_text
     shutil.rmtree(parts_dir)
     return path
 
@@ -329,16 +392,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ttv", type=int, default=0, help="0 train, 1 test, 2 validation")
     parser.add_argument("--overwrite", action="store_true")
     a = parser.parse_args(argv)
-    out = generate_toptag(
-        a.out,
-        a.n_jets,
-        a.seed,
-        n_workers=a.workers,
-        chunk_size=a.chunk_size,
-        smearing=a.smearing,
-        ttv=a.ttv,
-        overwrite=a.overwrite,
-    )
+    # the library's messages (versions, resume) are part of the command's output, on stderr
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("liegnn")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        out = generate_toptag(
+            a.out,
+            a.n_jets,
+            a.seed,
+            n_workers=a.workers,
+            chunk_size=a.chunk_size,
+            smearing=a.smearing,
+            ttv=a.ttv,
+            overwrite=a.overwrite,
+        )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     print(f"wrote {count_jets(out)} jets to {out}")
 
 
