@@ -1,5 +1,6 @@
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import torch
 from liegnn.datasets.nbody import rotation_generator
 from liegnn.discovery import LieGAN
 from liegnn.discovery.result import DiscoveryResult
+from liegnn.discovery.tasks import run_task
 from liegnn.discovery.tasks.nbody import TASKS, load_windows, rotation_check
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_nbody.py"
@@ -58,6 +60,9 @@ def test_rotation_check_accepts_truth_and_rejects_coupling_or_counter_rotation()
 
 
 def test_quick_2body_discovery_finds_rotation():
+    """A smoke check of the quick task (60 trajectories, 6 × 25 steps, seed 0), not the docs'
+    claim: at this size the three seeds end at cosine 0.9991 / 0.9979 / 0.99987 (measured
+    2026-11-29); the claimed 0.99995 is checked at the benchmark's size by the slow test below."""
     task = TASKS["nbody"]
     data = task.load(0, True)
     result = LieGAN(**task.recipe, seed=0).fit(
@@ -69,14 +74,23 @@ def test_quick_2body_discovery_finds_rotation():
 
 
 @pytest.mark.slow
-def test_quick_3body_discovery_finds_rotation():
-    task = TASKS["nbody3"]
-    data = task.load(0, True)
-    result = LieGAN(**task.recipe, seed=0).fit(
-        data.x, data.y, epochs=task.quick_epochs, steps_per_epoch=task.steps_per_epoch,
-        progress=False,
-    )  # fmt: skip
-    assert result.compare(data.truth)["mean_channel_cosine"] >= 0.99
+def test_2body_task_at_benchmark_size_finds_rotation_to_cosine_099995(tmp_path):
+    """docs/results.md §1: the ``nbody`` task on bench_nbody's 200 trajectories (3 seeds × 40 × 25
+    steps, the run select_best picks) has cosine ≥ 0.99995 with the rotation."""
+    task = replace(TASKS["nbody"], load=lambda seed, quick: load_windows(2, seed, 200))
+    summary = run_task(task, out=tmp_path, progress=False)
+    assert summary["truth"]["mean_channel_cosine"] >= 0.99995
+    assert summary["check"]["rotation_found"]
+
+
+@pytest.mark.slow
+def test_quick_3body_discovery_finds_rotation(tmp_path):
+    """docs/results.md §1: the quick ``nbody3`` task (32 trajectories, 3 seeds × 15 × 25 steps, the
+    run select_best picks) has cosine ≥ 0.999 with the rotation, every block ≥ 0.999."""
+    summary = run_task("nbody3", out=tmp_path, quick=True, seeds=3, progress=False)
+    assert summary["truth"]["mean_channel_cosine"] >= 0.999
+    assert min(summary["check"]["block_cosines"]) >= 0.999
+    assert summary["check"]["rotation_found"]
 
 
 def test_bench_row_runner_saves_basis_trains_on_it_and_caches_rows(tmp_path):

@@ -118,16 +118,34 @@ def test_quick_su2_run_reports_the_check(tmp_path):
 
 
 @pytest.mark.slow
+def test_discrete_rotation_task_reaches_mae_0005(tmp_path):
+    """docs/discovery.md and results.md §2: `liegnn discover discrete-rotation` (20000 samples,
+    3 seeds × 60 epochs, the run select_best picks without the truth) is within MAE 0.005 of
+    (2π/7) J_z. Measured 2026-11-29: seeds 0.0042 / 0.0036 / 0.0028, seed 1 picked; ~90 s."""
+    summary = run_task("discrete-rotation", out=tmp_path, progress=False)
+    assert summary["truth"]["mae"] <= 0.005
+    # the scale is identified: 2π/7 (measured 1.003 ×), not a multiple such as 4π/7
+    assert summary["check"]["angle_over_2pi_7"] == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.slow
 def test_su2_task_recovers_su2(tmp_path):
-    summary = run_task("su2", out=tmp_path, progress=False)  # 3 seeds, ~3 min on 1 thread
-    assert summary["truth"]["subspace_similarity"] > 0.99
-    assert summary["check"]["closure_error"] < 0.2
+    """docs/results.md §3: ``liegnn discover su2`` (3 seeds × 30 × 50 steps, the run select_best
+    picks) spans su(2) at similarity ≥ 0.998 with a bracket closure error ≤ 0.12. Measured
+    2026-11-29: seeds 0.955 / 0.969 / 0.998, seed 2 picked (0.9982, closure 0.118); 96 s
+    for one seed at load ~3."""
+    summary = run_task("su2", out=tmp_path, progress=False)
+    assert summary["truth"]["subspace_similarity"] >= 0.998
+    assert summary["check"]["closure_error"] <= 0.12
 
 
 @pytest.mark.slow
 def test_digits_task_finds_a_rotation_and_a_translation(tmp_path):
-    summary = run_task("digits", out=tmp_path, progress=False)  # ~25 s on 1 thread
-    assert summary["check"]["in_rotations_and_translations"] > 0.98
+    """docs/results.md §3: ``liegnn discover digits`` (1 seed × 20 × 50 steps) spans se(2) at
+    similarity ≥ 0.9965, one channel ≥ 99.9 % rotation and one ≥ 99 % translation. Measured
+    2026-11-29: 0.99654, rotation 99.98 %, translation 99.31 %; ~25 s on one quiet thread."""
+    summary = run_task("digits", out=tmp_path, progress=False)
+    assert summary["truth"]["subspace_similarity"] >= 0.9965
     parts = summary["check"]["components"]
-    assert max(p["rotation"] for p in parts) > 0.95
-    assert max(p["translation"] for p in parts) > 0.9
+    assert max(p["rotation"] for p in parts) >= 0.999
+    assert max(p["translation"] for p in parts) >= 0.99
