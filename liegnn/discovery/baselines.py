@@ -121,7 +121,9 @@ class _GroupElement(nn.Module):
 class SymmetryGAN(LieGAN):
     """SymmetryGAN (Desai et al., 2021): one group element g learned adversarially.
 
-    Args as :class:`~liegnn.discovery.LieGAN` (no channels or coefficients), plus
+    Other arguments as :class:`~liegnn.discovery.LieGAN` (no channels or coefficients).
+
+    Args:
         parameterization: "matrix" (g is a free n×n matrix, as the paper's code) or "exp"
             (g = exp(A), always in the identity component).
         init_scale: standard deviation of the random initial g (or A).
@@ -177,8 +179,9 @@ class AugerinoPlus:
     """Augerino+: a predictor trained on data augmented by a learned Lie-group distribution.
 
     Args:
-        n, n_channels, coefficients, coefficient_options, mask, complex, rep_x, rep_y, init,
-        init_scale, expm, seed, device: as :class:`~liegnn.discovery.LieGAN`.
+        n, n_channels, coefficients, coefficient_options, mask, complex, rep_x, rep_y: as
+            :class:`~liegnn.discovery.LieGAN`.
+        init, init_scale, expm, seed, device: as :class:`~liegnn.discovery.LieGAN`.
         predictor: an ``nn.Module`` mapping x (B, ...) to flat outputs (B, k); default an MLP
             (2 hidden layers of ``hidden`` units, ReLU) as in the paper's code.
         task: "regression" (MSE on flat real y), "classification" (cross-entropy on integer

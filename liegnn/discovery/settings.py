@@ -271,7 +271,7 @@ GROUPS = {
 #: flat field name → its group's name
 FIELDS = {f.name: g for g, cls in GROUPS.items() for f in dataclasses.fields(cls)}
 
-#: the settings of the paper's code (Yang et al., 2023): 512 hidden, Adam 1e-3 / 2e-4,
+#: the settings of the paper's code (Yang et al., 2023) — 512 hidden, Adam 1e-3 / 2e-4,
 #: batch 64, λ = 0.01, η = 1, no schedules, no average, 100 full epochs, no stopping rule
 PAPER = {
     "model": ModelSettings(hidden=512),

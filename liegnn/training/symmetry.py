@@ -39,7 +39,7 @@ class SymmetryChoice:
 
     @property
     def tag(self) -> str:
-        """A short name for folders: ``minkowski``, ``so-1-3``, ``discovered-<file stem>``."""
+        """A short name for folders, e.g. ``minkowski``, ``so-1-3``, ``discovered-<file stem>``."""
         if self.kind == "known":
             return "".join(c if c.isalnum() else "-" for c in self.name).strip("-").lower()
         if self.kind == "discovered":

@@ -159,9 +159,9 @@ def train_qm9(
     distribution exp(Σ w_i L_i), w ~ N(0, 1), at the found scale.
     ``model="mpnn"`` (with ``none`` or ``augment``): :class:`VectorMPNN`, message passing on
     the raw relative positions, instead of Deep Sets as the non-equivariant model.
-    ``model="e3nn"`` (with ``euclidean``): the E(3)-invariant :class:`~liegnn.nn.e3nn_gate.
-    E3nnGateNetwork` (``hidden`` scalar and ``hidden // 4`` vector channels, ``n_layers`` gate
-    convolutions) instead of LieGNN.
+    ``model="e3nn"`` (with ``euclidean``): the E(3)-invariant
+    :class:`~liegnn.nn.e3nn_gate.E3nnGateNetwork` (``hidden`` scalar and ``hidden // 4`` vector
+    channels, ``n_layers`` gate convolutions) instead of LieGNN.
     ``overrides``: ``subset`` (training molecules), ``epochs``, ``hidden``, ...; ``seed`` seeds
     the weights and training, ``data_seed`` the split.
     """
