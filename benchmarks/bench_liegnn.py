@@ -7,13 +7,21 @@ aggregation by ``index_add_``, node updates on every padded slot. It differs fro
 in one place only: its readout divides by each jet's true multiplicity (the release divides by
 the padded length), so that both models compute the same function.
 
-Both are first checked to give the same outputs and gradients with the same weights (float64),
-then timed on synthetic jets of varied multiplicity: training (forward + backward + AdamW step)
-and inference, in jets/s; peak memory per step; matmul FLOPs per step (``FlopCounterMode``) and
-their rate as a fraction of this device's measured float32 matmul throughput. Each
-(model, batch size) runs in its own subprocess so that peak memory is its own.
+LieGNN runs twice: ``liegnn-plain`` (message passing over E × F edge tensors, the reference)
+and ``liegnn-fused`` (the fused edge block of :mod:`liegnn.nn.edge_block`: chunks of
+receiver-sorted edges, recomputed in backward). All three are first checked to give the same
+outputs and gradients with the same weights (float64), then timed on synthetic jets of varied
+multiplicity: training (forward + backward + AdamW step) and inference, in jets/s; the first
+training step (warm-up); peak memory per step; matmul FLOPs per step (``FlopCounterMode``) and
+an estimate of the bytes moved to and from memory (every operator's inputs and outputs of at
+least ``--cache-mb``, which would not stay in cache), each as a fraction of this device's
+measured float32 matmul throughput and copy bandwidth. Each (model, batch size) measures its
+memory in its own subprocess so that peak memory is its own. ``--lorentznet-path`` adds the
+public release's own model class (``models.py`` of sdogsq/LorentzNet-release, fetched by the
+user outside this repository) on the same padded batches.
 
-    python benchmarks/bench_liegnn.py                      # CPU, batch 32 64 128
+    python benchmarks/bench_liegnn.py                      # CPU, batch 32 64
+    python benchmarks/bench_liegnn.py --batch-sizes 32 --lorentznet-path /tmp/lorentznet
     python benchmarks/bench_liegnn.py --device cuda --batch-sizes 32 64 128 256
 """
 
@@ -29,6 +37,8 @@ import time
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from torch_geometric.data import Batch, Data
 
 from liegnn._atomic import atomic_write_json
@@ -185,10 +195,26 @@ def copy_weights(liegnn: LieGNN, baseline: BaselineLorentzNet) -> None:
 # ----------------------------------------------------------------------------- runners
 
 
+LORENTZNET_PATH = None  # folder holding the release's models.py (--lorentznet-path)
+
+
+def input_kind(impl: str) -> str:
+    """``"padded"`` for the baseline and the release, ``"pyg"`` for LieGNN."""
+    return "padded" if impl in ("baseline", "lorentznet") else "pyg"
+
+
 def make_model(impl: str, dropout: float = 0.2):
     if impl == "baseline":
         return BaselineLorentzNet(dropout=dropout)
-    return LieGNN("minkowski", in_scalars=2, dropout=dropout)
+    if impl == "lorentznet":
+        if LORENTZNET_PATH not in sys.path:
+            sys.path.insert(0, LORENTZNET_PATH)
+        from models import LorentzNet  # the release's class, from outside this repository
+
+        return LorentzNet(n_scalar=2, n_hidden=72, n_class=2, n_layers=6, c_weight=5e-3,
+                          dropout=dropout)  # fmt: skip
+    fused = impl.startswith("liegnn-fused")
+    return LieGNN("minkowski", in_scalars=2, dropout=dropout, fused=fused)
 
 
 def run_model(impl, model, inputs):
@@ -201,11 +227,20 @@ def run_model(impl, model, inputs):
             inputs["n_nodes"],
             inputs["counts"],
         )
+    if impl == "lorentznet":
+        return model(
+            scalars=inputs["scalars"],
+            x=inputs["pos"],
+            edges=list(inputs["edges"]),
+            node_mask=inputs["node_mask"],
+            edge_mask=None,
+            n_nodes=inputs["n_nodes"],
+        )
     return model(inputs)
 
 
 def to_device(impl, inputs, device, dtype=torch.float32):
-    if impl == "baseline":
+    if input_kind(impl) == "padded":
         return {
             k: v.to(device, dtype if v.is_floating_point() else None)
             if isinstance(v, torch.Tensor)
@@ -218,8 +253,10 @@ def to_device(impl, inputs, device, dtype=torch.float32):
 
 
 def check_same_function(seed: int = 0) -> dict[str, float]:
-    """Relative difference of outputs and gradients (float64), eval and train mode."""
+    """Relative difference of outputs and gradients (float64) of each LieGNN path against the
+    baseline, eval and train mode."""
     result = {}
+    impls = ("liegnn-plain", "liegnn-fused")
     for mode, sizes in (("eval", None), ("train", 40)):
         torch.manual_seed(seed)
         jets = synthetic_jets(6, seed)
@@ -227,8 +264,8 @@ def check_same_function(seed: int = 0) -> dict[str, float]:
             jets = [j[:sizes] for j in jets if len(j) >= sizes]
         labels = torch.randint(0, 2, (len(jets),))
         batch = pyg_batch(jets, labels)
-        ours = make_model("liegnn", dropout=0.0).double()
-        base = make_model("baseline", dropout=0.0).double()
+        models = {impl: make_model(impl, dropout=0.0).double() for impl in impls}
+        ours = models["liegnn-plain"]
         with torch.no_grad():  # non-trivial BatchNorm statistics
             for module in ours.modules():
                 if isinstance(module, nn.BatchNorm1d):
@@ -236,28 +273,25 @@ def check_same_function(seed: int = 0) -> dict[str, float]:
                     module.running_var.uniform_(0.5, 2.0)
                     module.weight.uniform_(0.5, 1.5)
                     module.bias.normal_(0, 0.1)
-        copy_weights(ours, base)
-        for m in (ours, base):
-            m.train(mode == "train")
-        inputs = {
-            "liegnn": to_device("liegnn", batch, "cpu", torch.float64),
-            "baseline": to_device("baseline", padded_batch(batch), "cpu", torch.float64),
-        }
+        models["liegnn-fused"].load_state_dict(ours.state_dict())
+        models["baseline"] = make_model("baseline", dropout=0.0).double()
+        copy_weights(ours, models["baseline"])
         outs, grads = {}, {}
-        for impl, model in (("liegnn", ours), ("baseline", base)):
-            out = run_model(impl, model, inputs[impl])
+        for impl, model in models.items():
+            model.train(mode == "train")
+            data = batch if input_kind(impl) == "pyg" else padded_batch(batch)
+            out = run_model(impl, model, to_device(impl, data, "cpu", torch.float64))
             nn.functional.cross_entropy(out, labels).backward()
             outs[impl] = out.detach()
-            named = dict(model.named_parameters())
-            if impl == "liegnn":
-                named = {
-                    k.replace("convs.", "LGEBs.").replace("decoder.", "graph_dec."): v
-                    for k, v in named.items()
-                }
+            named = {
+                k.replace("convs.", "LGEBs.").replace("decoder.", "graph_dec."): v
+                for k, v in model.named_parameters()
+            }
             grads[impl] = torch.cat([named[k].grad.flatten() for k in sorted(named)])
         rel = lambda a, b: float((a - b).norm() / b.norm())
-        result[f"{mode}_output_rel_diff"] = rel(outs["liegnn"], outs["baseline"])
-        result[f"{mode}_grad_rel_diff"] = rel(grads["liegnn"], grads["baseline"])
+        for impl in impls:
+            result[f"{mode}_{impl}_output_rel_diff"] = rel(outs[impl], outs["baseline"])
+            result[f"{mode}_{impl}_grad_rel_diff"] = rel(grads[impl], grads["baseline"])
     return result
 
 
@@ -273,6 +307,44 @@ def matmul_peak(device: str, size: int = 2048, repeats: int = 10) -> float:
         _sync(device)
         best = min(best, time.perf_counter() - t)
     return 2 * size**3 / best
+
+
+def copy_bandwidth(device: str, megabytes: int = 256, repeats: int = 5) -> float:
+    """Measured memory bandwidth (bytes/s) of a ``copy_`` of ``megabytes`` (read + write),
+    best of ``repeats``."""
+    src = torch.empty(megabytes * 2**18, device=device).fill_(1.0)
+    dst = torch.empty_like(src).fill_(0.0)
+    best = math.inf
+    for _ in range(repeats + 1):
+        _sync(device)
+        t = time.perf_counter()
+        dst.copy_(src)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return 2 * src.numel() * src.element_size() / best
+
+
+class BytesMoved(TorchDispatchMode):
+    """Bytes of every operator's tensor inputs and outputs, counting only tensors of at least
+    ``threshold`` bytes: an estimate of the traffic to memory, assuming smaller tensors stay
+    in cache (a chunk of the fused block) and larger ones do not (an E × F edge tensor)."""
+
+    def __init__(self, threshold: int):
+        super().__init__()
+        self.threshold, self.total = threshold, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten((args, kwargs, out))[0]:
+            if isinstance(t, torch.Tensor):
+                size = t.numel() * t.element_size()
+                if size >= self.threshold:
+                    self.total += size
+        return out
+
+
+def _addmm_flops(self_shape, a_shape, b_shape, out_shape=None, **kwargs) -> int:
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 
 def _sync(device):
@@ -307,19 +379,18 @@ class Setup:
 
     def __init__(self, impl, batches, device, seed, compile=False):
         self.impl, self.device = impl, device
-        kind = "baseline" if impl == "baseline" else "liegnn"
-        self.kind = kind
-        self.inputs = [
-            to_device(kind, b if kind == "liegnn" else padded_batch(b), device) for b in batches
-        ]
+        self.kind = impl.removesuffix("+compile")
+        pyg = input_kind(impl) == "pyg"
+        self.inputs = [to_device(impl, b if pyg else padded_batch(b), device) for b in batches]
         self.targets = [b.y.to(device) for b in batches]
         torch.manual_seed(seed)
-        ours = make_model("liegnn")
-        if kind == "baseline":
-            self.model = make_model("baseline")
-            copy_weights(ours, self.model)
+        ours = make_model("liegnn-plain")
+        if pyg:
+            self.model = make_model(self.kind)
+            self.model.load_state_dict(ours.state_dict())
         else:
-            self.model = ours
+            self.model = make_model(self.kind)
+            copy_weights(ours, self.model)
         self.model.to(device)
         self.run = torch.compile(self.model, dynamic=True) if compile else self.model
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-3, weight_decay=0.01)
@@ -364,18 +435,26 @@ class Setup:
             res[f"{phase}_peak_mem_mb"] = (peak - base) / 2**20
         return res
 
-    def train_flops(self) -> float:
+    def train_cost(self, cache_bytes: int) -> tuple[float, float]:
+        """Matmul FLOPs and bytes moved (see :class:`BytesMoved`) of a forward + backward,
+        averaged over the pool."""
         from torch.utils.flop_counter import FlopCounterMode
 
+        # the fused block accumulates its gradients with the in-place addmm_, uncounted by default
+        in_place = {torch.ops.aten.addmm_: _addmm_flops}
         self.model.train()
-        total = 0
+        flops = moved = 0
         for k in range(len(self.inputs)):
-            with FlopCounterMode(display=False) as counter:
+            with (
+                FlopCounterMode(display=False, custom_mapping=in_place) as counter,
+                BytesMoved(cache_bytes) as traffic,
+            ):
                 out = run_model(self.kind, self.model, self.inputs[k])
                 nn.functional.cross_entropy(out, self.targets[k]).backward()
-            total += counter.get_total_flops()
+            flops += counter.get_total_flops()
+            moved += traffic.total
         self.model.zero_grad(set_to_none=True)
-        return total / len(self.inputs)
+        return flops / len(self.inputs), moved / len(self.inputs)
 
 
 def make_batches(batch_size, pool, seed, multiplicity):
@@ -392,6 +471,8 @@ def make_batches(batch_size, pool, seed, multiplicity):
 
 def memory_worker(cfg: dict) -> dict:
     """CPU peak memory in a fresh process, so that no other setup's memory is counted."""
+    global LORENTZNET_PATH
+    LORENTZNET_PATH = cfg.get("lorentznet_path")
     torch.set_num_threads(cfg["threads"])
     batches = make_batches(cfg["batch_size"], cfg["pool"], cfg["seed"], cfg["multiplicity"])[:1]
     setup = Setup(cfg["impl"], batches, "cpu", cfg["seed"], compile=cfg["compile"])
@@ -415,6 +496,7 @@ def measure_memory(cfg: dict) -> dict:
 
 
 def main(argv=None) -> None:
+    global LORENTZNET_PATH
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=None)
@@ -424,6 +506,13 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--multiplicity", default="lognormal", choices=["lognormal", "uniform"])
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(LieGNN)")
+    parser.add_argument(
+        "--lorentznet-path",
+        help="folder with the public release's models.py: also time its LorentzNet class",
+    )
+    parser.add_argument(
+        "--cache-mb", type=float, default=4.0, help="tensors below this stay in cache (bytes moved)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/bench_liegnn.json")
     parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
@@ -436,26 +525,36 @@ def main(argv=None) -> None:
     cuda = args.device == "cuda"
     if cuda and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available")
+    if args.lorentznet_path:
+        LORENTZNET_PATH = os.path.abspath(args.lorentznet_path)
+        if not os.path.isfile(os.path.join(LORENTZNET_PATH, "models.py")):
+            raise SystemExit(f"--lorentznet-path: no models.py in {LORENTZNET_PATH}")
     batch_sizes = args.batch_sizes or ([32, 64, 128, 256] if cuda else [32, 64])
     steps = args.steps or (20 if cuda else 3)
     torch.set_num_threads(args.threads)
 
     check = check_same_function(args.seed)
     print(
-        "same function (float64, same weights): "
+        "same function as the baseline (float64, same weights): "
         + ", ".join(f"{k} {v:.1e}" for k, v in check.items())
     )
     if max(check.values()) > 1e-9:
         raise SystemExit("LieGNN and the baseline disagree; timings would be meaningless")
     peak = matmul_peak(args.device, size=8192 if cuda else 2048)
+    bandwidth = copy_bandwidth(args.device, megabytes=1024 if cuda else 256)
     device_name = torch.cuda.get_device_name() if cuda else f"CPU, {args.threads} threads"
-    print(f"device: {device_name}; measured float32 matmul peak {peak / 1e12:.3f} TFLOP/s")
+    print(
+        f"device: {device_name}; measured float32 matmul peak {peak / 1e12:.3f} TFLOP/s, "
+        f"copy bandwidth {bandwidth / 1e9:.1f} GB/s"
+    )
     print(
         f"jets: {args.multiplicity} multiplicity in [20, 200]; "
         f"{steps} timed training steps per model, interleaved"
     )
 
-    impls = ["baseline", "liegnn"] + (["liegnn+compile"] if args.compile else [])
+    impls = ["baseline", "liegnn-plain", "liegnn-fused"]
+    impls += ["liegnn-plain+compile"] if args.compile else []
+    impls += ["lorentznet"] if args.lorentznet_path else []
     rows = []
     for bs in batch_sizes:
         batches = make_batches(bs, args.pool, args.seed, args.multiplicity)
@@ -463,7 +562,8 @@ def main(argv=None) -> None:
             impl: Setup(impl, batches, args.device, args.seed, compile=impl.endswith("compile"))
             for impl in impls
         }
-        flops = {impl: setups[impl].train_flops() for impl in impls}
+        warmup = {impl: setup.timed("train", 0) for impl, setup in setups.items()}
+        cost = {impl: setups[impl].train_cost(int(args.cache_mb * 2**20)) for impl in impls}
         times = {(impl, phase): [] for impl in impls for phase in ("train", "infer")}
         for phase, n in (("train", steps), ("infer", 2 * steps)):
             for k in range(args.warmup + (2 if args.compile else 0)):
@@ -478,37 +578,47 @@ def main(argv=None) -> None:
             else:
                 cfg = dict(impl=impl, compile=impl.endswith("compile"), batch_size=bs)
                 cfg.update(pool=args.pool, threads=args.threads, seed=args.seed)
+                cfg.update(lorentznet_path=LORENTZNET_PATH)
                 mem = measure_memory(dict(cfg, multiplicity=args.multiplicity))
             row = dict(impl=impl, batch_size=bs, **mem)
             row["edges_per_batch"] = sum(b.edge_index.size(1) for b in batches) / len(batches)
+            row["warmup_s"] = warmup[impl]
             for phase in ("train", "infer"):
                 t = times[impl, phase]
                 row[f"{phase}_s_per_step"] = sorted(t)[len(t) // 2]
                 row[f"{phase}_jets_per_s"] = bs * len(t) / sum(t)
                 paired = [b / o for b, o in zip(times["baseline", phase], t, strict=True)]
                 row[f"{phase}_speedup"] = sorted(paired)[len(paired) // 2]
-            row["train_gflop_per_step"] = flops[impl] / 1e9
-            row["train_tflops"] = flops[impl] / row["train_s_per_step"] / 1e12
+            flops, moved = cost[impl]
+            row["train_gflop_per_step"] = flops / 1e9
+            row["train_gb_moved_per_step"] = moved / 1e9
+            row["train_tflops"] = flops / row["train_s_per_step"] / 1e12
             row["matmul_fraction"] = row["train_tflops"] * 1e12 / peak
+            row["bandwidth_fraction"] = moved / row["train_s_per_step"] / bandwidth
             rows.append(row)
         print(f"  done: batch {bs}", flush=True)
         del setups
 
     header = (
-        f"{'model':<15}{'batch':>6}{'edges':>9}{'train jets/s':>13}{'infer jets/s':>13}"
-        f"{'train MB':>10}{'infer MB':>10}{'GFLOP/step':>11}{'of peak':>9}"
-        f"{'train ×':>9}{'infer ×':>9}"
+        f"{'model':<21}{'batch':>6}{'edges':>8}{'train jets/s':>13}{'infer jets/s':>13}"
+        f"{'train MB':>9}{'infer MB':>9}{'GFLOP':>7}{'GB':>6}{'of mm':>7}{'of BW':>7}"
+        f"{'warm-up s':>10}{'train ×':>8}{'infer ×':>8}"
     )
     print(header)
     for r in rows:
         print(
-            f"{r['impl']:<15}{r['batch_size']:>6}{r['edges_per_batch']:>9.0f}"
+            f"{r['impl']:<21}{r['batch_size']:>6}{r['edges_per_batch']:>8.0f}"
             f"{r['train_jets_per_s']:>13.1f}{r['infer_jets_per_s']:>13.1f}"
-            f"{r['train_peak_mem_mb']:>10.0f}{r['infer_peak_mem_mb']:>10.0f}"
-            f"{r['train_gflop_per_step']:>11.1f}{100 * r['matmul_fraction']:>8.1f}%"
-            f"{r['train_speedup']:>9.2f}{r['infer_speedup']:>9.2f}"
+            f"{r['train_peak_mem_mb']:>9.0f}{r['infer_peak_mem_mb']:>9.0f}"
+            f"{r['train_gflop_per_step']:>7.1f}{r['train_gb_moved_per_step']:>6.1f}"
+            f"{100 * r['matmul_fraction']:>6.1f}%{100 * r['bandwidth_fraction']:>6.1f}%"
+            f"{r['warmup_s']:>10.2f}{r['train_speedup']:>8.2f}{r['infer_speedup']:>8.2f}"
         )
-    print("× = median over steps of (baseline step time / this step time), same batch and load")
+    print(
+        "GFLOP: matmul FLOPs of a training step; GB: bytes moved by tensors of at least "
+        f"{args.cache_mb:g} MB; of mm / of BW: their rates over the measured peaks; "
+        "× = median over steps of (baseline step time / this step time), same batch and load"
+    )
 
     result = dict(
         command=" ".join([os.path.basename(sys.executable), *sys.argv]),
@@ -516,6 +626,8 @@ def main(argv=None) -> None:
         torch=torch.__version__,
         threads=args.threads,
         matmul_peak_tflops=peak / 1e12,
+        copy_bandwidth_gb_s=bandwidth / 1e9,
+        cache_mb=args.cache_mb,
         multiplicity=args.multiplicity,
         steps=steps,
         same_function=check,

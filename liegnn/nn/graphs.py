@@ -27,11 +27,14 @@ def complete_graph(sizes: Tensor | Sequence[int], *, device: torch.device | None
     Returns:
         edge_index of shape (2, Σ_g n_g (n_g − 1)); ``edge_index[0]`` the senders j,
         ``edge_index[1]`` the receivers i.
+
+    One host sync (the number of edges); the check of the sizes is skipped under
+    ``torch.compile``.
     """
     sizes = torch.as_tensor(sizes, dtype=torch.long, device=device)
     if sizes.dim() != 1:
         raise ValueError(f"sizes must be one-dimensional, got shape {tuple(sizes.shape)}")
-    if (sizes < 0).any():
+    if not torch.compiler.is_compiling() and bool((sizes < 0).any()):
         raise ValueError("sizes must be non-negative")
     node_ptr = torch.cumsum(sizes, 0) - sizes
     n_edges = sizes * (sizes - 1).clamp(min=0)
@@ -50,10 +53,15 @@ def complete_graph(sizes: Tensor | Sequence[int], *, device: torch.device | None
 
 
 def complete_graph_from_batch(batch: Tensor, num_graphs: int | None = None) -> Tensor:
-    """:func:`complete_graph` for PyG's ``batch`` vector (graph index per node, sorted)."""
+    """:func:`complete_graph` for PyG's ``batch`` vector (graph index per node, sorted).
+
+    With ``num_graphs`` given and under ``torch.compile`` (where the sortedness check is
+    skipped) the only host sync left is :func:`complete_graph`'s number of edges.
+    """
     if batch.dim() != 1:
         raise ValueError(f"batch must be one-dimensional, got shape {tuple(batch.shape)}")
-    if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
+    checking = not torch.compiler.is_compiling()
+    if checking and batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
         raise ValueError("batch must be sorted (nodes of a graph consecutive), as PyG batches are")
     if num_graphs is None:
         num_graphs = int(batch.max()) + 1 if batch.numel() else 0
@@ -77,17 +85,66 @@ class LorentzNetInputs(BaseTransform):
     LorentzNet's input graph.
 
     Two beam particles (√(1 + m_b²), 0, 0, ±1) are prepended (m_b = ``beam_mass``, 1 in
-    LorentzNet, giving (√2, 0, 0, ±1)); the node scalars are x = onehot · ψ(m) with
-    m = √|⟨p, p⟩_η| and the one-hot columns (particle, beam); the graph is complete without self
-    loops. Zero-padded constituents (E = 0) are dropped. Other attributes (y, …) are kept.
+    LorentzNet, giving (√2, 0, 0, ±1)); the node scalars are x = onehot · ψ(m) with the one-hot
+    columns (particle, beam) and the mass
+
+    .. math::
+        m = \sqrt{|\langle p, p \rangle_K|}, \qquad K = η \text{ (default) or a given metric}.
+
+    The graph is complete without self loops. Zero-padded constituents (E = 0) are dropped. Other
+    attributes (y, …) are kept.
+
+    Args:
+        beam_mass: m_b. (default: ``1.0``)
+        drop_padding: drop constituents with E = 0. (default: ``True``)
+        edges: add ``edge_index``. (default: ``True``)
+        mass_metric: the metric K of the mass in ψ(m). ``None``: η = diag(1, −1, −1, −1) for
+            every model, as in LorentzNet's and LieGAN's public code (the reference behaviour:
+            it feeds Minkowski information even to a model with another J). A (4, 4) tensor:
+            that metric, e.g. the model's own fixed J, so that a LieGNN(J) sees only
+            J-invariant inputs. ``"model"``: x is the bare one-hot; the model multiplies in
+            ψ(m) with its current J (for a learnable J, see
+            :class:`~liegnn.training.experiments.MassScalars`). (default: ``None``)
 
     Output: ``pos`` (n + 2, 4), ``x`` (n + 2, 2), ``edge_index`` (2, (n + 2)(n + 1)).
     """
 
-    def __init__(self, beam_mass: float = 1.0, drop_padding: bool = True, edges: bool = True):
+    def __init__(
+        self,
+        beam_mass: float = 1.0,
+        drop_padding: bool = True,
+        edges: bool = True,
+        mass_metric: Tensor | str | None = None,
+    ):
         self.beam_mass = beam_mass
         self.drop_padding = drop_padding
         self.edges = edges
+        if isinstance(mass_metric, str):
+            if mass_metric != "model":
+                raise ValueError(
+                    f"mass_metric must be None (η), a (4, 4) tensor or 'model', got {mass_metric!r}"
+                )
+        elif mass_metric is not None:
+            from .metric_tensor import resolve_metric
+
+            mass_metric = resolve_metric(mass_metric, 4)
+        self.mass_metric = mass_metric
+
+    @staticmethod
+    def mass_scalars(pos: Tensor, metric: Tensor | None = None) -> Tensor:
+        r"""ψ(√|⟨p, p⟩_K|) per row of ``pos`` (N, 4), with K = η when ``metric`` is None.
+
+        Computed in at least float32 (E² overflows float16). With a metric the square root is
+        taken of max(|⟨p, p⟩_K|, tiny), so its gradient with respect to K stays finite where
+        ⟨p, p⟩_K = 0 (a learnable J); the value differs from √0 by at most √tiny ≈ 10⁻¹⁹.
+        """
+        p = pos.to(torch.promote_types(pos.dtype, torch.float32))
+        if metric is None:
+            mass = (p[:, 0] ** 2 - (p[:, 1:] ** 2).sum(-1)).abs().sqrt()
+        else:
+            norm2 = ((p @ metric.to(p.dtype)) * p).sum(-1).abs()
+            mass = norm2.clamp_min(torch.finfo(p.dtype).tiny).sqrt()
+        return psi(mass)
 
     def forward(self, data: Data) -> Data:
         p = _check_pos(data, 4)
@@ -96,19 +153,25 @@ class LorentzNetInputs(BaseTransform):
         e_beam = math.sqrt(1.0 + self.beam_mass**2)
         beams = p.new_tensor([[e_beam, 0.0, 0.0, 1.0], [e_beam, 0.0, 0.0, -1.0]])
         pos = torch.cat([beams, p])
-        p32 = pos.to(torch.promote_types(pos.dtype, torch.float32))  # E² overflows float16
-        mass = (p32[:, 0] ** 2 - (p32[:, 1:] ** 2).sum(-1)).abs().sqrt()
         is_beam = torch.zeros(len(pos), dtype=torch.long)
         is_beam[:2] = 1
         onehot = torch.nn.functional.one_hot(is_beam, 2).to(pos.dtype)
         data.pos = pos
-        data.x = onehot * psi(mass).to(pos.dtype)[:, None]
+        if isinstance(self.mass_metric, str):  # "model": ψ(m) comes from the model's own J
+            data.x = onehot
+        else:
+            data.x = onehot * self.mass_scalars(pos, self.mass_metric).to(pos.dtype)[:, None]
         if self.edges:
             data.edge_index = complete_graph([len(pos)])
         return data
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(beam_mass={self.beam_mass})"
+        metric = (
+            "eta"
+            if self.mass_metric is None
+            else (self.mass_metric if isinstance(self.mass_metric, str) else "tensor")
+        )
+        return f"{self.__class__.__name__}(beam_mass={self.beam_mass}, mass_metric={metric!r})"
 
 
 class MoleculeGraph(BaseTransform):

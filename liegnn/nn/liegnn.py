@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_add_pool, global_mean_pool
 
 from .conv import ACTIVATIONS, LieGNNConv, check_node_inputs
+from .edge_block import ReceiverCSR
 from .graphs import complete_graph_from_batch
 from .metric_tensor import MetricTensor
 
@@ -51,6 +52,14 @@ class LieGNN(nn.Module):
             untouched. One reduction over x and pos and one host sync per forward; skipped under
             ``torch.compile``. The blocks themselves then do not check again. (default:
             ``True``)
+        fused (bool or str): the blocks' edge computation: ``"auto"`` the fused edge block
+            (:mod:`liegnn.nn.edge_block`) on CPU, where it is measured faster, and the plain
+            message passing elsewhere; ``True`` the fused block wherever it applies; ``False``
+            the plain path (the reference). Both compute the same function. See
+            :class:`LieGNNConv`. (default: ``"auto"``)
+        compile (bool): run :meth:`encode` through ``torch.compile(dynamic=True)`` (the plain
+            path, which the compiler fuses; minutes of compilation on a small CPU, then faster
+            steps on GPUs). (default: ``False``)
         **conv_kwargs: passed to every :class:`LieGNNConv` (``c_weight``, ``activation``,
             ``norm``, ``use_psi``, ``use_dot``, ``attention``, ``aggr``, ``pos_aggr``,
             ``clamp``).
@@ -76,6 +85,8 @@ class LieGNN(nn.Module):
         task: str = "graph",
         update_last_pos: bool = False,
         check_inputs: bool = True,
+        fused: bool | str = "auto",
+        compile: bool = False,
         **conv_kwargs: Any,
     ):
         super().__init__()
@@ -89,6 +100,8 @@ class LieGNN(nn.Module):
         self.in_scalars, self.hidden, self.out_dim = in_scalars, hidden, out_dim
         self.readout, self.task = readout, task
         self.check_inputs = check_inputs
+        self.compile = compile
+        self._compiled_blocks = None
         self.metric = MetricTensor(metric, dim=dim, learnable=learnable_metric)
         self.embedding = nn.Linear(in_scalars, hidden)
         self.convs = nn.ModuleList(
@@ -98,6 +111,7 @@ class LieGNN(nn.Module):
                 in_scalars,
                 update_pos=update_last_pos or layer < n_layers - 1,
                 check_inputs=False,  # checked once, in encode
+                fused=fused,
                 **conv_kwargs,
             )
             for layer in range(n_layers)
@@ -122,11 +136,25 @@ class LieGNN(nn.Module):
         """
         if self.check_inputs and not torch.compiler.is_compiling():
             check_node_inputs(self.metric, pos, x.dtype, x=x)
+        if self.compile:
+            if self._compiled_blocks is None:
+                self._compiled_blocks = torch.compile(self._blocks, dynamic=True)
+            return self._compiled_blocks(x, pos, edge_index)
+        return self._blocks(x, pos, edge_index)
+
+    def _blocks(self, x: Tensor, pos: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
         pos = pos.to(x.dtype)
         h = self.embedding(x)
+        graph = None  # the fused blocks share one receiver-sorted view of the edges
+        if self.convs[0].uses_fused(h, pos, edge_index):
+            graph = ReceiverCSR.from_edge_index(edge_index, x.size(0))
         for conv in self.convs:
-            h, pos = conv(h, pos, edge_index, x)
+            h, pos = conv(h, pos, edge_index, x, graph=graph)
         return h, pos
+
+    def __getstate__(self):  # a compiled function does not pickle; it is rebuilt on demand
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(vars(self))
+        return dict(state, _compiled_blocks=None)
 
     def reset_parameters(self) -> None:
         """Re-initialise every learnable layer (the metric J keeps its value)."""

@@ -70,11 +70,12 @@ def check_equivariance(conv, h, pos, edge_index, s, g):
     return rel(h2, h1), rel(x2, x1 @ g.T), rel(x2 - pos @ g.T, (x1 - pos) @ g.T)
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("rapidity", [0.5, 3.0])
-def test_invariant_and_equivariant_under_lorentz_boost(rapidity):
+def test_invariant_and_equivariant_under_lorentz_boost(rapidity, fused):
     g = torch.Generator().manual_seed(1)
     # the ±100 clamp is a safety net that is not equivariant once active; keep it out of the way
-    conv = make_conv("minkowski", clamp=None)
+    conv = make_conv("minkowski", clamp=None, fused=fused)
     h, pos, ei, s = graph([6, 9])
     for _ in range(3):
         L = lorentz(g, rapidity)
@@ -83,9 +84,10 @@ def test_invariant_and_equivariant_under_lorentz_boost(rapidity):
         assert max(errors) < 1e-6, errors
 
 
-def test_equivariant_under_rotations_and_reflections_for_euclidean_metric():
+@pytest.mark.parametrize("fused", [False, True])
+def test_equivariant_under_rotations_and_reflections_for_euclidean_metric(fused):
     g = torch.Generator().manual_seed(2)
-    conv = make_conv("euclidean", clamp=None)
+    conv = make_conv("euclidean", clamp=None, fused=fused)
     h, pos, ei, s = graph([5, 7], dim=3)
     for reflect in (False, True):
         Q = rotation(g)
@@ -94,7 +96,8 @@ def test_equivariant_under_rotations_and_reflections_for_euclidean_metric():
         assert max(check_equivariance(conv, h, pos, ei, s, Q)) < 1e-6
 
 
-def test_equivariant_under_conjugated_lorentz_group_for_transformed_metric():
+@pytest.mark.parametrize("fused", [False, True])
+def test_equivariant_under_conjugated_lorentz_group_for_transformed_metric(fused):
     """J' = P⁻ᵀ η P⁻¹ is preserved by P Λ P⁻¹; positions x' = P x."""
     g = torch.Generator().manual_seed(3)
     P = torch.eye(4, dtype=torch.float64) + 0.3 * torch.randn(
@@ -102,7 +105,7 @@ def test_equivariant_under_conjugated_lorentz_group_for_transformed_metric():
     )
     P_inv = torch.linalg.inv(P)
     J = P_inv.T @ ETA @ P_inv
-    conv = make_conv(J, clamp=None)
+    conv = make_conv(J, clamp=None, fused=fused)
     h, pos, ei, s = graph([6, 8])
     pos = pos @ P.T
     for rapidity in (1.0, 3.0):
@@ -120,8 +123,9 @@ def test_not_invariant_under_a_transformation_outside_the_metric_group():
     assert h_err > 1e-3
 
 
-def test_permuting_nodes_permutes_outputs():
-    conv = make_conv("minkowski")
+@pytest.mark.parametrize("fused", [False, True])
+def test_permuting_nodes_permutes_outputs(fused):
+    conv = make_conv("minkowski", fused=fused)
     h, pos, ei, s = graph([7])
     perm = torch.randperm(7, generator=torch.Generator().manual_seed(5))
     h1, x1 = conv(h, pos, ei, s)
@@ -148,9 +152,10 @@ def reference_block(conv, h, pos, edge_index, s):
     return h + conv.phi_h(torch.cat([h, agg_m, s], dim=1)), pos + conv.c_weight * agg_x
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("train", [False, True])
-def test_split_first_layer_equals_concatenated_lorentznet_block(train):
-    conv = make_conv("minkowski").train(train)
+def test_split_first_layer_equals_concatenated_lorentznet_block(train, fused):
+    conv = make_conv("minkowski", fused=fused).train(train)
     h, pos, ei, s = graph([4, 6, 3])
     ref_h, ref_x = reference_block(conv, h, pos, ei, s)
     out_h, out_x = conv(h, pos, ei, s)
@@ -237,8 +242,9 @@ def test_graph_without_edges_updates_h_from_its_own_features_only():
     assert torch.allclose(out_h, expected)
 
 
-def test_gradients_finite_under_large_boosts():
-    conv = make_conv("minkowski").train()
+@pytest.mark.parametrize("fused", [False, True])
+def test_gradients_finite_under_large_boosts(fused):
+    conv = make_conv("minkowski", fused=fused).train()
     h, pos, ei, s = graph([6, 5])
     pos = (pos * 100) @ lorentz(torch.Generator().manual_seed(6), 3.0).T  # energies ~ 10⁴
     pos.requires_grad_(True)

@@ -107,9 +107,10 @@ def test_egnn_preset_uses_silu_plain_norm_and_sums():
     assert torch.equal(model.metric(), torch.eye(3))
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("rapidity", [1.0, 3.0])
-def test_graph_output_invariant_under_lorentz_transformations(rapidity):
-    model = make_model(update_last_pos=True)
+def test_graph_output_invariant_under_lorentz_transformations(rapidity, fused):
+    model = make_model(update_last_pos=True, fused=fused)
     data = jets([5, 9, 3])
     batch = Batch.from_data_list(data)
     g = torch.Generator().manual_seed(1)
@@ -129,8 +130,9 @@ def test_coordinates_equivariant_under_lorentz_transformations():
     assert rel(x2 - batch.pos @ L.T, (x1 - batch.pos) @ L.T) < 1e-6  # the update itself
 
 
-def test_graph_output_invariant_under_rotations_and_reflections_for_euclidean_metric():
-    model = make_model("euclidean", in_scalars=5, out_dim=3)
+@pytest.mark.parametrize("fused", [False, True])
+def test_graph_output_invariant_under_rotations_and_reflections_for_euclidean_metric(fused):
+    model = make_model("euclidean", in_scalars=5, out_dim=3, fused=fused)
     data = molecules([4, 7])
     ref = model(Batch.from_data_list(data))
     g = torch.Generator().manual_seed(3)
@@ -139,13 +141,14 @@ def test_graph_output_invariant_under_rotations_and_reflections_for_euclidean_me
         assert rel(model(Batch.from_data_list(transformed(data, Q))), ref) < 1e-6
 
 
-def test_graph_output_invariant_for_metric_of_a_conjugated_group():
+@pytest.mark.parametrize("fused", [False, True])
+def test_graph_output_invariant_for_metric_of_a_conjugated_group(fused):
     g = torch.Generator().manual_seed(4)
     P = torch.eye(4, dtype=torch.float64) + 0.3 * torch.randn(
         4, 4, generator=g, dtype=torch.float64
     )
     P_inv = torch.linalg.inv(P)
-    model = make_model(P_inv.T @ ETA @ P_inv)
+    model = make_model(P_inv.T @ ETA @ P_inv, fused=fused)
     data = transformed(jets([5, 6]), P)  # x' = P x
     ref = model(Batch.from_data_list(data))
     for rapidity in (1.0, 3.0):
@@ -365,3 +368,14 @@ def test_liegnn_takes_the_metric_of_a_symmetry_and_is_invariant_under_its_group(
     moved = model(x, pos @ h.T, batch=batch.batch)
     torch.testing.assert_close(moved, out, atol=1e-9, rtol=1e-7)
     assert (pos @ h.T - pos).abs().max() > 0.1
+
+
+@pytest.mark.slow
+def test_compile_switch_matches_eager():
+    batch = Batch.from_data_list(jets([5, 7]))
+    batch.x, batch.pos = batch.x.float(), batch.pos.float()
+    torch.manual_seed(0)
+    eager = LieGNN("minkowski", hidden=8, n_layers=2).eval()
+    compiled = LieGNN("minkowski", hidden=8, n_layers=2, compile=True).eval()
+    compiled.load_state_dict(eager.state_dict())
+    torch.testing.assert_close(compiled(batch), eager(batch), rtol=1e-5, atol=1e-6)
