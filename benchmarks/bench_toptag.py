@@ -1,29 +1,51 @@
-"""Top tagging (Table 3): discover the Lorentz group on jets, then train LieGNN with its metric.
+"""Top tagging (Table 3): discover the Lorentz group on jets, then train LieGNN with its metric
+beside LorentzNet, the paper's own metric, J = I and today's Lorentz-equivariant taggers.
 
 Steps (each cached, so a rerun skips what is finished):
 
 1. jets: ``--n-jets`` jets generated with Pythia 8 + FastJet (the reference recipe without
-   Delphes; cached in the dataset cache), or the reference files given with ``--data``;
-2. discovery: the ``toptag`` task through :func:`liegnn.discovery.tasks.run_task` (its recipe,
-   7 channels, its seeds or ``--discovery-seeds``, ``select_best``, its check) on the two leading
-   constituents of the *training* jets → subspace similarity with so(1, 3), the share of the
-   scaling, J = ``solve_metric`` of the basis without its scaling part and its cosine with
-   Minkowski;
-3. training: LieGNN(J discovered) vs LorentzNet (J = η) vs EGNN (J = I) with the same jets,
-   split, preset and budget, ``--seeds`` seeds each, via
-   :func:`liegnn.training.experiments.train_toptag`: test accuracy, AUC, 1/ε_B at ε_S = 0.3 and
-   0.5 (mean ± std over seeds) and the ROC curves (``roc.png``) from the best-validation weights.
-   LieGNN gets the discovered basis as it is (``discovered:<out>/discovery/basis.pt``); the
-   library takes its action on one 4-vector without the scaling part before solving J.
+   Delphes, seeded by ``--data-seed``) into the benchmark's own cache ``--root`` (default
+   ``<out>/cache``: a new ``--out`` starts from a clean cache, so a rerun from scratch makes the
+   same jets), or the files given with ``--data`` (a reference folder, one ``.h5`` file or an
+   L-GATr ``.npz``). ``results.json`` records the jets' content digest, the generator versions
+   and every setting;
+2. discovery (only when a row needs it, or ``--discovery-only``): the ``toptag`` task through
+   :func:`liegnn.discovery.tasks.run_task` (its recipe, 7 channels, its seeds or
+   ``--discovery-seeds``, ``select_best``, its check) on the two leading constituents of the
+   *training* jets → subspace similarity with so(1, 3) (per seed too), the share of the scaling,
+   J = ``solve_metric`` of the basis without its scaling part and its cosine with Minkowski;
+3. training, rows chosen with ``--rows`` (same jets, split, preset and budget; ``--seeds``
+   seeds each) via :func:`liegnn.training.experiments.train_toptag`:
+
+   - ``eta``: LorentzNet (J = η);
+   - ``discovered``: LieGNN with the discovered J (``discovered:<out>/discovery/basis.pt``);
+   - ``learnable``: the same, J learnable from that start (the final J is reported);
+   - ``paper``: LieGNN with the LieGAN paper's saved metric, a control: ``--paper-metric PATH``
+     to ``LorentzNet/saved_metric/metric_liegan.pt`` of the paper's public code
+     (https://github.com/Rose-STL-Lab/LieGAN), fetched by the user, never committed; its sign
+     is opposite to this library's η, so it is used as −J, otherwise exactly as saved;
+   - ``identity``: LorentzNet's blocks with J = I;
+   - ``pelican``, ``lgatr``, ``lloca``: the peers (``pip install 'liegnn[peers]'``).
+
+   ``--node-scalars eta,model`` trains the LieGNN rows (discovered, learnable, paper,
+   identity) with the reference Minkowski node scalars ψ(m_η), with scalars from their own J,
+   or both (one row each; LorentzNet's J is η, the peers use η). Reported per row: test
+   accuracy, AUC, 1/ε_B at ε_S = 0.3 and 0.5 (mean ± std over seeds), parameter count, node
+   scalars, and the ROC curves (``roc.png``) from the best-validation weights.
 
 Writes ``results.json`` (atomic, after every row) and ``roc.png`` under ``--out``, and the
 discovery (``basis.pt``, its heatmap ``generators.png``, ``summary.json``) under
-``--out``/discovery. A rerun reuses the discovery while its settings are the same and skips
-finished rows; rows trained on another discovered basis are trained again.
+``--out``/discovery. A rerun reuses the discovery while its settings and jets are the same and
+skips finished rows; rows trained on another discovered basis or paper metric are trained
+again.
 
-CPU default (3000 jets, 3 seeds; about 16–18 minutes on one thread of a quiet machine)::
+CPU default (3000 jets, 3 seeds, rows eta, discovered, learnable, identity; add ``paper`` with
+``--paper-metric``)::
 
     python benchmarks/bench_toptag.py --threads 1
+    python benchmarks/bench_toptag.py --rows eta,discovered,paper --paper-metric metric_liegan.pt
+    python benchmarks/bench_toptag.py --discovery-only          # stop after discovery
+    python benchmarks/bench_toptag.py --rows eta,pelican,lgatr,lloca   # the field's models
 
 Full scale (reference files train.h5 / val.h5 / test.h5 in a folder; the paper's LorentzNet
 preset: 6 × 72, 200 constituents, 35 epochs; a GPU; not run here)::
@@ -34,6 +56,7 @@ preset: 6 × 72, 200 constituents, 35 epochs; a GPU; not run here)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -51,22 +74,70 @@ from liegnn.metric import NoInvariantMetricError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402  (benchmarks/_common.py: the shared discovery stage)
 
-MODELS = {"LieGNN (discovered J)": "discovered", "LorentzNet (J = η)": "minkowski"}
-MODELS["EGNN (J = I)"] = "euclidean"
-PAPER = {  # Table 3: accuracy, AUC
-    "LorentzNet (J = η)": (0.940, 0.9857),
-    "LieGNN (discovered J)": (0.938, 0.9848),
-    "EGNN (J = I)": (0.922, 0.9760),
+#: ``--rows``: display name and the :func:`train_toptag` arguments of each row
+ROWS = {
+    "eta": ("LorentzNet (J = η)", {"symmetry": "minkowski"}),
+    "discovered": ("LieGNN (discovered J)", {"symmetry": "discovered"}),
+    "learnable": ("LieGNN (discovered J, learnable)", {"symmetry": "discovered", "learnable": 1}),
+    "paper": ("LieGNN (paper's saved J)", {"metric": "paper"}),
+    "identity": ("EGNN (J = I)", {"symmetry": "euclidean"}),
+    "pelican": ("PELICAN", {"model": "pelican"}),
+    "lgatr": ("L-GATr", {"model": "lgatr"}),
+    "lloca": ("LLoCa", {"model": "lloca"}),
 }
+#: rows whose model is a LieGNN with a J of its own: they take --node-scalars
+METRIC_ROWS = ("discovered", "learnable", "paper", "identity")
+DEFAULT_ROWS = "eta,discovered,learnable,identity"
+PAPER = {  # Table 3: accuracy, AUC
+    "eta": (0.940, 0.9857),
+    "discovered": (0.938, 0.9848),
+    "identity": (0.922, 0.9760),
+}
+PAPER_METRIC_SOURCE = (
+    "LorentzNet/saved_metric/metric_liegan.pt in https://github.com/Rose-STL-Lab/LieGAN"
+)
+
+
+def _choices(text: str, allowed, what: str, p) -> list[str]:
+    picked = [t.strip() for t in text.split(",") if t.strip()]
+    wrong = [t for t in picked if t not in allowed]
+    if wrong or not picked:
+        p.error(f"{what}: unknown {wrong or text!r}; choose from {', '.join(allowed)}")
+    return list(dict.fromkeys(picked))
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=None, help="reference folder (train/val/test.h5) or file")
+    p.add_argument("--data", default=None, help="reference folder, one .h5 file or an .npz")
     p.add_argument("--n-jets", type=int, default=3000, help="jets to generate / use")
     p.add_argument("--data-seed", type=int, default=0, help="generation and split seed")
-    p.add_argument("--seeds", type=int, default=3, help="training seeds per model")
+    p.add_argument("--root", default=None, help="data cache (default: <out>/cache, clean)")
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per row")
+    p.add_argument(
+        "--rows",
+        default=None,
+        help=f"rows to train, from {', '.join(ROWS)} (default: {DEFAULT_ROWS}, and paper "
+        "with --paper-metric)",
+    )
+    p.add_argument(
+        "--node-scalars",
+        default="eta",
+        help="node scalars of the LieGNN rows: eta, model or eta,model (default: eta)",
+    )
+    p.add_argument("--paper-metric", default=None, help=f"the paper's J: {PAPER_METRIC_SOURCE}")
+    p.add_argument("--discovery-only", action="store_true", help="stop after the discovery")
+    p.add_argument(
+        "--peer-budget",
+        choices=["matched", "preset"],
+        default="matched",
+        help="matched: each peer's width gives the parameter count closest to LorentzNet's; "
+        "preset: the preset's width (default: %(default)s)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="training epochs (preset: 10 / 35)")
+    p.add_argument("--hidden", type=int, default=None, help="channels (preset: 32 / 72)")
+    p.add_argument("--n-layers", type=int, default=None, help="blocks (preset: 4 / 6)")
+    p.add_argument("--max-constituents", type=int, default=None, help="(preset: 30 / 200)")
+    p.add_argument("--batch-size", type=int, default=None, help="(preset: 32 / 128)")
     p.add_argument("--discovery-seeds", type=int, default=None, help="(task default: 4)")
     p.add_argument("--discovery-epochs", type=int, default=None, help="(task default: 60)")
     p.add_argument("--workers", type=int, default=1, help="discovery seeds trained at once")
@@ -77,6 +148,13 @@ def parse_args(argv=None):
     a = p.parse_args(argv)
     if a.full and a.data is None:
         p.error("--full needs the reference files: --data FOLDER")
+    default = DEFAULT_ROWS + (",paper" if a.paper_metric else "")
+    a.rows = _choices(a.rows or default, ROWS, "--rows", p)
+    a.node_scalars = _choices(a.node_scalars, ("eta", "model"), "--node-scalars", p)
+    if "paper" in a.rows and a.paper_metric is None:
+        p.error(f"the paper row needs --paper-metric PATH ({PAPER_METRIC_SOURCE})")
+    if a.root is None:
+        a.root = str(Path(a.out) / "cache")
     return a
 
 
@@ -90,17 +168,41 @@ def load_results(path: Path, config: dict) -> dict:
 
 
 # -- data and discovery ---------------------------------------------------------------------
+def jets_record(a) -> dict:
+    """Make sure the jets exist (generated once, seeded, into ``--root``) and describe them:
+    the file, a digest of its parsed content, and the generator versions."""
+    from liegnn.datasets.toptag import TopTagging, generated_toptag
+
+    t0 = time.perf_counter()
+    if a.data is None:  # generate once (one process per --threads: the CPU budget)
+        from liegnn.datasets.toptag_generate import generator_versions
+
+        jets = generated_toptag(
+            a.n_jets, a.data_seed, root=a.root, n_workers=a.threads, progress=True
+        )
+        source = {"generated": True, "versions": generator_versions()}
+    else:
+        path = Path(a.data)
+        files = sorted(path.glob("*.h5")) if path.is_dir() else [path]
+        jets = None if path.is_dir() or path.suffix == ".npz" else TopTagging(path, root=a.root)
+        source = {"files": [[str(f), f.stat().st_size] for f in files]}
+    if jets is not None:
+        h = hashlib.sha1(jets._data.pos.numpy().tobytes())
+        h.update(jets._data.y.numpy().tobytes())
+        source.update(file=str(jets.path), n_jets=len(jets), content_sha1=h.hexdigest()[:16])
+    source["time_s"] = time.perf_counter() - t0
+    return source
+
+
 def jets_and_split(a):
     """The training split's two leading constituents (LieGAN's input), as train_toptag splits."""
     from liegnn.training.experiments import toptag_splits
 
     t0 = time.perf_counter()
     n_jets = None if a.full else a.n_jets
-    if a.data is None:  # generate once (one process: --threads is the CPU budget)
-        from liegnn.datasets.toptag import generated_toptag
-
-        generated_toptag(a.n_jets, a.data_seed, n_workers=a.threads, progress=True)
-    train, _, _ = toptag_splits(a.data, n_jets=n_jets, max_constituents=2, seed=a.data_seed)
+    train, _, _ = toptag_splits(
+        a.data, n_jets=n_jets, max_constituents=2, seed=a.data_seed, root=a.root
+    )
     jets = train.dataset if hasattr(train, "dataset") else train
     x = jets.leading_momenta(2)
     y = jets.labels
@@ -124,14 +226,20 @@ def training_jets_task(a):
     return replace(discovery_task("toptag"), load=load)
 
 
-def discover(a, out: Path, record: dict, results_path: Path) -> dict:
+def discover(a, out: Path, record: dict, results_path: Path, jets: dict) -> dict:
     """The discovery row: ``run_task`` on the training jets (reused while nothing changed)."""
     found = _common.discover(
         training_jets_task(a),
         out / "discovery",
         seeds=a.discovery_seeds,
         epochs=a.discovery_epochs,
-        data={"data": a.data, "n_jets": a.n_jets, "data_seed": a.data_seed, "full": a.full},
+        data={
+            "data": a.data,
+            "n_jets": a.n_jets,
+            "data_seed": a.data_seed,
+            "full": a.full,
+            "jets": jets.get("content_sha1"),
+        },
         workers=a.workers,
         device=a.device,
         progress=False,
@@ -166,7 +274,26 @@ def discover(a, out: Path, record: dict, results_path: Path) -> dict:
 
 
 # -- training ---------------------------------------------------------------------------------
-def test_scores(run_dir: Path, symmetry: str, a, settings: dict) -> tuple[np.ndarray, np.ndarray]:
+def row_arguments(row: str, node_scalars: str, a, disc: dict | None) -> dict:
+    """The :func:`train_toptag` / :func:`toptag_model` arguments of a row."""
+    from liegnn.training.symmetry import load_metric
+
+    spec = dict(ROWS[row][1])
+    kwargs = {"node_scalars": node_scalars}
+    if spec.get("symmetry") == "discovered":
+        kwargs["symmetry"] = f"discovered:{disc['basis']}"
+    elif "symmetry" in spec:
+        kwargs["symmetry"] = spec["symmetry"]
+    if spec.get("learnable"):
+        kwargs["learnable_metric"] = True
+    if spec.get("metric") == "paper":  # the paper's sign convention is opposite: −J
+        kwargs["metric"] = load_metric(a.paper_metric, flip_sign=True)
+    if "model" in spec:
+        kwargs["model"] = spec["model"]
+    return kwargs
+
+
+def test_scores(run_dir: Path, kwargs: dict, a, settings: dict) -> tuple[np.ndarray, np.ndarray]:
     """Signal scores and labels of the test jets from the best-validation weights."""
     from torch_geometric.loader import DataLoader
 
@@ -180,13 +307,18 @@ def test_scores(run_dir: Path, symmetry: str, a, settings: dict) -> tuple[np.nda
         n_jets=settings["n_jets"],
         max_constituents=settings["max_constituents"],
         seed=a.data_seed,
+        root=a.root,
         progress=False,
+        node_scalars=kwargs["node_scalars"],
     )
+    options = {k: v for k, v in kwargs.items() if k != "symmetry"}
+    symmetry = kwargs.get("symmetry")
     model, _ = toptag_model(
-        parse_symmetry(symmetry),
+        None if symmetry is None else parse_symmetry(symmetry),
         hidden=settings["hidden"],
         n_layers=settings["n_layers"],
         dropout=settings["dropout"],
+        **options,
     )
     model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
     model.eval()
@@ -198,18 +330,43 @@ def test_scores(run_dir: Path, symmetry: str, a, settings: dict) -> tuple[np.nda
     return np.concatenate(scores), np.concatenate(labels)
 
 
-def train_row(model_name, kind, seed, a, out, disc: dict, settings: dict) -> dict:
-    """One training run; the discovered row gets the basis file as found (``disc``)."""
+def row_key(row: str, node_scalars: str) -> str:
+    return row + ("+jscalars" if node_scalars == "model" else "")
+
+
+def peer_widths(a, settings: dict) -> dict[str, int]:
+    """``--peer-budget matched``: each requested peer's width at LorentzNet's parameter count
+    (same depth); the stated budget is the table's parameter column."""
+    from liegnn.training.experiments import toptag_model
+    from liegnn.training.peers import PEERS, hidden_for_budget
+    from liegnn.training.symmetry import parse_symmetry
+
+    peers = [r for r in a.rows if r in PEERS]
+    if a.peer_budget != "matched" or not peers:
+        return {}
+    reference, _ = toptag_model(
+        parse_symmetry("minkowski"), hidden=settings["hidden"], n_layers=settings["n_layers"]
+    )
+    budget = sum(p.numel() for p in reference.parameters())
+    return {r: hidden_for_budget(r, budget, n_layers=settings["n_layers"]) for r in peers}
+
+
+def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: dict) -> dict:
+    """One training run of ``row`` with ``node_scalars``; the discovered rows get the basis
+    file as found (``disc``), the paper row the saved metric, sign flipped; ``settings`` hold
+    the row's own width (a peer's at the matched budget)."""
     from liegnn.training.experiments import train_toptag
     from liegnn.training.metrics import background_rejection, roc_auc
 
-    symmetry = f"discovered:{disc['basis']}" if kind == "discovered" else kind
-    # a run on another discovered basis is not resumed: the folder names the basis
-    tag = f"{kind}-{disc['basis_digest']}" if kind == "discovered" else kind
+    kwargs = row_arguments(row, node_scalars, a, disc)
+    # a run on another discovered basis or paper metric is not resumed: the folder names it
+    digest = digests.get(row)
+    tag = row_key(row, node_scalars) + (f"-{digest}" if digest else "")
+    if "model" in kwargs:  # a peer: its width is part of the run
+        tag += f"-h{settings['hidden']}"
     run_dir = out / "runs" / f"{tag}-seed{seed}"
     t0 = time.perf_counter()
     m = train_toptag(
-        symmetry,
         data=a.data,
         preset="full" if a.full else "cpu",
         out=run_dir,
@@ -217,11 +374,13 @@ def train_row(model_name, kind, seed, a, out, disc: dict, settings: dict) -> dic
         data_seed=a.data_seed,
         device=a.device,
         progress=False,
-        n_jets=settings["n_jets"],
-        epochs=settings["epochs"],
+        root=a.root,
+        **{k: settings[k] for k in ("n_jets", "epochs", "hidden", "n_layers", "batch_size")},
+        max_constituents=settings["max_constituents"],
+        **kwargs,
     )
     train_time = time.perf_counter() - t0
-    scores, labels = test_scores(run_dir, symmetry, a, settings)
+    scores, labels = test_scores(run_dir, kwargs, a, settings)
     np.savez(run_dir / "test_scores.npz", scores=scores, labels=labels)
     test = m["test"]
     check = {
@@ -229,8 +388,9 @@ def train_row(model_name, kind, seed, a, out, disc: dict, settings: dict) -> dic
         "rejection_30_from_scores": background_rejection(scores, labels, 0.3),
     }
     return {
-        "model": model_name,
-        "symmetry": kind,
+        "row": row,
+        "model": ROWS[row][0],
+        "node_scalars": m.get("node_scalars", node_scalars),
         "seed": seed,
         "accuracy": test["accuracy"],
         "auc": test["auc"],
@@ -240,12 +400,16 @@ def train_row(model_name, kind, seed, a, out, disc: dict, settings: dict) -> dic
         **check,
         "best_epoch": m["best"]["epoch"],
         "n_parameters": m["n_parameters"],
+        "hidden": settings["hidden"],
         "n_train": m["n_train"],
         "n_test": m["n_test"],
+        "metric": m.get("metric"),
         "metric_similarity_minkowski": m.get("metric_similarity_minkowski"),
+        "metric_final": m.get("metric_final"),
+        "metric_final_similarity_minkowski": m.get("metric_final_similarity_minkowski"),
         "time_s": train_time,
         "run_dir": str(run_dir),
-        "basis_digest": disc["basis_digest"] if kind == "discovered" else None,
+        "digest": digest,
     }
 
 
@@ -264,6 +428,13 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def _label(r: dict) -> str:
+    """A row's name in the table: the model, and the node scalars of a LieGNN with its own J."""
+    if r.get("row") in METRIC_ROWS:
+        return f"{r['model']}, ψ(m_{'J' if r['node_scalars'] == 'model' else 'η'})"
+    return r["model"]
+
+
 def roc_figure(record: dict, out: Path) -> None:
     import matplotlib
 
@@ -273,8 +444,9 @@ def roc_figure(record: dict, out: Path) -> None:
     from liegnn.training.metrics import roc_curve
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    for model_name in MODELS:
-        rows = [r for r in trained_rows(record) if r["model"] == model_name]
+    names = list(dict.fromkeys(_label(r) for r in trained_rows(record)))
+    for k, name in enumerate(names):
+        rows = [r for r in trained_rows(record) if _label(r) == name]
         for i, r in enumerate(sorted(rows, key=lambda r: r["seed"])):
             z = np.load(Path(r["run_dir"]) / "test_scores.npz")
             eps_b, eps_s, _ = roc_curve(z["scores"], z["labels"])
@@ -282,9 +454,9 @@ def roc_figure(record: dict, out: Path) -> None:
             ax.plot(
                 eps_s[keep],
                 1 / eps_b[keep],
-                color=f"C{list(MODELS).index(model_name)}",
+                color=f"C{k % 10}",
                 alpha=1.0 if i == 0 else 0.5,
-                label=f"{model_name}" if i == 0 else None,
+                label=name if i == 0 else None,
             )
     ax.set_yscale("log")
     ax.set_xlabel("signal efficiency ε_S")
@@ -304,19 +476,26 @@ def main(argv=None) -> dict:
 
     preset = dict(PRESETS["toptag"]["full" if a.full else "cpu"])
     settings = dict(preset, n_jets=None if a.full else a.n_jets)
-    if a.epochs is not None:
-        settings["epochs"] = a.epochs
+    for key in ("epochs", "hidden", "n_layers", "max_constituents", "batch_size"):
+        if getattr(a, key) is not None:
+            settings[key] = getattr(a, key)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
+    t_start = time.perf_counter()
+    jets = jets_record(a)
     config = {
         "data": a.data,
         "n_jets": settings["n_jets"],
         "data_seed": a.data_seed,
+        "jets_sha1": jets.get("content_sha1"),
         "training": settings,
+        "peer_budget": a.peer_budget,
         "full": a.full,
     }
     record = load_results(results_path, config)
+    record["jets"] = jets
+    record["settings"] = {k: v for k, v in vars(a).items()}
     record["machine"] = {
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -324,34 +503,79 @@ def main(argv=None) -> dict:
         "torch": torch.__version__,
         "device": a.device,
     }
-    t_start = time.perf_counter()
-    disc = discover(a, out, record, results_path)
     print(
-        f"discovery: subspace similarity with so(1,3) {disc['subspace_similarity_so13']:.4f}; "
-        f"scaling in span {disc['scaling_in_span']:.3f}; metric cosine with Minkowski "
-        f"{disc['metric_cosine_minkowski']:.4f} "
-        f"(raw basis {disc['raw_metric_cosine_minkowski']:.4f})"
+        f"jets: {jets.get('file', a.data)} ({jets.get('n_jets', '?')} jets, {jets['time_s']:.0f} s)"
     )
-    print("J =", np.array(disc["metric"]).round(3).tolist())
+    disc = None
+    if a.discovery_only or {"discovered", "learnable"} & set(a.rows):
+        disc = discover(a, out, record, results_path, jets)
+        print(
+            f"discovery: subspace similarity with so(1,3) {disc['subspace_similarity_so13']:.4f} "
+            f"(seeds {[round(v, 3) for v in disc['per_seed_subspace_similarity_so13']]}, chosen "
+            f"{disc['chosen_seed']}); scaling in span {disc['scaling_in_span']:.3f}; metric "
+            f"cosine with Minkowski {disc['metric_cosine_minkowski']:.4f} "
+            f"(raw basis {disc['raw_metric_cosine_minkowski']:.4f})"
+        )
+        print("J =", np.array(disc["metric"]).round(3).tolist())
+    if a.discovery_only:
+        record["wall_time_s_this_call"] = time.perf_counter() - t_start
+        atomic_write_json(record, results_path)
+        print(f"\nstopped after the discovery (--discovery-only); wrote {results_path}")
+        return record
+    digests = {}
+    if disc is not None:
+        digests.update(discovered=disc["basis_digest"], learnable=disc["basis_digest"])
+    if a.paper_metric is not None:
+        from liegnn.training.symmetry import load_metric
+
+        J = load_metric(a.paper_metric, flip_sign=True)
+        digests["paper"] = hashlib.sha1(J.numpy().tobytes()).hexdigest()[:10]
+        record["paper_metric"] = {"file": a.paper_metric, "used_J": J.tolist()}
+    # rows trained on another basis or paper metric are stale
+    record["rows"] = {
+        k: v
+        for k, v in record["rows"].items()
+        if v.get("row") not in digests or v.get("digest") == digests[v["row"]]
+    }
+    widths = peer_widths(a, settings)
+    record["peer_widths"] = widths
+    plan = [
+        (row, scalars)
+        for row in a.rows
+        for scalars in (a.node_scalars if row in METRIC_ROWS else ["eta"])
+    ]
     for seed in range(a.seeds):  # seeds outer: an interrupted run has whole seeds
-        for model_name, kind in MODELS.items():
-            key = f"train/{kind}/seed{seed}"
+        for row, scalars in plan:
+            key = f"train/{row_key(row, scalars)}/seed{seed}"
             if key in record["rows"]:
                 continue
             try:
-                row = train_row(model_name, kind, seed, a, out, disc, settings)
-                result = f"acc {row['accuracy']:.4f} AUC {row['auc']:.4f} ({row['time_s']:.0f} s)"
+                row_settings = dict(settings, hidden=widths.get(row, settings["hidden"]))
+                r = train_row(row, scalars, seed, a, out, disc, row_settings, digests)
+                result = f"acc {r['accuracy']:.4f} AUC {r['auc']:.4f} ({r['time_s']:.0f} s)"
             except NoInvariantMetricError as err:  # the discovered basis: recorded, not fatal
-                row = {"model": model_name, "symmetry": kind, "seed": seed, "error": str(err)}
-                row["basis_digest"] = disc["basis_digest"]
+                r = {"row": row, "model": ROWS[row][0], "node_scalars": scalars, "seed": seed}
+                r.update(error=str(err), digest=digests.get(row))
                 result = f"no LieGNN: {err}"
-            record["rows"][key] = row
+            record["rows"][key] = r
             atomic_write_json(record, results_path)
-            print(f"{model_name:24s} seed {seed}: {result}", flush=True)
+            print(f"{_label(r):40s} seed {seed}: {result}", flush=True)
     table = {}
-    for model_name in MODELS:
-        rows = [r for r in trained_rows(record) if r["model"] == model_name]
-        table[model_name] = summarise(rows) if rows else None
+    for row, scalars in plan:
+        rows = [
+            r
+            for r in trained_rows(record)
+            if r["row"] == row and (r["node_scalars"] == scalars or row not in METRIC_ROWS)
+        ]
+        if not rows:
+            continue
+        table[_label(rows[0])] = {
+            "row": row,
+            "node_scalars": rows[0]["node_scalars"],
+            "n_parameters": rows[0]["n_parameters"],
+            "seeds": sorted(r["seed"] for r in rows),
+            **summarise(rows),
+        }
     record["table"] = table
     record["wall_time_s_this_call"] = time.perf_counter() - t_start
     atomic_write_json(record, results_path)
@@ -363,17 +587,16 @@ def main(argv=None) -> dict:
         return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
 
     print(
-        f"\n{'model':24s} {'accuracy':>17s} {'AUC':>17s} {'1/eB@0.3':>13s} {'1/eB@0.5':>13s}"
-        "  paper acc / AUC"
+        f"\n{'model, node scalars':40s} {'params':>7s} {'accuracy':>17s} {'AUC':>17s} "
+        f"{'1/eB@0.3':>13s} {'1/eB@0.5':>13s}  paper acc / AUC"
     )
-    for model_name, s in table.items():
-        if s is None:
-            print(f"{model_name:24s} {'no finished row':>17s}")
-            continue
+    for name, s in table.items():
+        paper = PAPER.get(s["row"]) if s["node_scalars"] == "eta" else None
         print(
-            f"{model_name:24s} {pm(s['accuracy'], 4):>17s} {pm(s['auc'], 4):>17s} "
-            f"{pm(s['rejection_30'], 0):>13s} {pm(s['rejection_50'], 0):>13s}  "
-            f"{PAPER[model_name][0]:.3f} / {PAPER[model_name][1]:.4f}"
+            f"{name:40s} {s['n_parameters']:>7d} {pm(s['accuracy'], 4):>17s} "
+            f"{pm(s['auc'], 4):>17s} {pm(s['rejection_30'], 0):>13s} "
+            f"{pm(s['rejection_50'], 0):>13s}  "
+            + (f"{paper[0]:.3f} / {paper[1]:.4f}" if paper else "")
         )
     print(f"\nwrote {results_path} and {out / 'roc.png'}")
     return record

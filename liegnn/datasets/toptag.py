@@ -26,14 +26,16 @@ from .toptag_files import MAX_CONSTITUENTS, Jets, count_jets, iter_jets
 _VERSION = 1
 
 
-def _collate(path: Path, n_jets: int | None, max_constituents: int, chunk_size: int):
-    """All jets of ``path`` as one concatenated Data plus PyG slices."""
-    total = count_jets(path)
+def _collate(
+    path: Path, n_jets: int | None, max_constituents: int, chunk_size: int, split: str | None
+):
+    """All jets of ``path`` (of its split ``split``) as one concatenated Data plus PyG slices."""
+    total = count_jets(path, split=split)
     n_jets = total if n_jets is None else n_jets
     if not 1 <= n_jets <= total:
         raise ValueError(f"n_jets must lie in [1, {total}] for {path}, got {n_jets}")
     pos, counts, labels, seen = [], [], [], 0
-    for jets in iter_jets(path, min(chunk_size, n_jets), max_constituents):
+    for jets in iter_jets(path, min(chunk_size, n_jets), max_constituents, split=split):
         jets = jets[: n_jets - seen]
         mask = np.arange(max_constituents) < jets.n_constituents[:, None]
         if (jets.n_constituents < 1).any():
@@ -59,8 +61,10 @@ class TopTagging(InMemoryDataset):
 
     Args:
         path: the jet file: ``train.h5`` / ``val.h5`` / ``test.h5`` of the reference dataset, a
-            converted file, or one written by
+            converted file, an npz-layout file (with ``split``), or one written by
             :func:`~liegnn.datasets.toptag_generate.generate_toptag`.
+        split: ``"train"``, ``"val"`` or ``"test"``: the split of an npz-layout file (which
+            holds all three); None for the HDF5 layouts.
         root: cache folder (default: ``$LIEGNN_CACHE``, ``$XDG_CACHE_HOME/liegnn`` or
             ``~/.cache/liegnn``).
         n_jets: keep only the first ``n_jets`` jets (CPU-sized runs).
@@ -75,6 +79,7 @@ class TopTagging(InMemoryDataset):
         self,
         path: str | os.PathLike,
         *,
+        split: str | None = None,
         root: str | os.PathLike | None = None,
         n_jets: int | None = None,
         max_constituents: int = MAX_CONSTITUENTS,
@@ -95,14 +100,17 @@ class TopTagging(InMemoryDataset):
                 n_jets,
                 max_constituents,
                 _VERSION,
+                *(() if split is None else (split,)),
             )
         )
         digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-        self.cache_path = cache_dir(root, "toptag") / f"{self.path.stem}_{digest}.pt"
+        stem = self.path.stem if split is None else f"{self.path.stem}_{split}"
+        self.split = split
+        self.cache_path = cache_dir(root, "toptag") / f"{stem}_{digest}.pt"
         cached_in_memory(
             self,
             self.cache_path,
-            lambda: _collate(self.path, n_jets, max_constituents, chunk_size),
+            lambda: _collate(self.path, n_jets, max_constituents, chunk_size, split),
             force_reload,
         )
 

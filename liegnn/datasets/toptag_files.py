@@ -1,6 +1,6 @@
 """Files of the top-tagging reference dataset (Kasieczka et al. 2019), read and written.
 
-Two layouts are understood:
+Three layouts are understood:
 
 - **reference** (the files on Zenodo, and what :mod:`~liegnn.datasets.toptag_generate` writes):
   a pandas HDF5 store, key ``"table"``, one row per jet with columns E_i, PX_i, PY_i, PZ_i for
@@ -8,18 +8,24 @@ Two layouts are understood:
   truth columns truthE, truthPX, truthPY, truthPZ (the top quark; zero for QCD) and ``ttv``.
 - **converted** (as used by LorentzNet / PELICAN): an HDF5 file with datasets ``Nobj`` (N,),
   ``Pmu`` (N, 200, 4), ``is_signal`` (N,), and optionally ``label`` (N, 200) the particle mask.
+- **npz** (as used by L-GATr / LLoCa, e.g. their ``toptagging_full.npz``): one NumPy ``.npz``
+  file holding the three splits, ``kinematics_train``, ``kinematics_val``, ``kinematics_test``
+  (N, m, 4) float, the constituents' (E, px, py, pz) in GeV sorted by pT and zero padded, and
+  ``labels_train``, ``labels_val``, ``labels_test`` (N,) (1 / True = top). A split is named
+  with ``split=`` and read whole (``np.load(allow_pickle=False)``: object arrays are refused).
 
-Both give a :class:`Jets`. Reading needs only h5py: the pandas store is parsed directly (its
-``fixed`` and ``table`` formats), never through pandas / PyTables, which unpickle object columns
-and attributes. A column that is not numeric is refused, so reading a jet file never runs code.
-Writing the reference layout needs pandas + tables (the ``[toptag]`` extra). Bad files raise
-ValueError naming the problem.
+All give a :class:`Jets`. Reading HDF5 needs only h5py: the pandas store is parsed directly
+(its ``fixed`` and ``table`` formats), never through pandas / PyTables, which unpickle object
+columns and attributes. A column that is not numeric is refused, so reading a jet file never
+runs code. Writing the reference layout needs pandas + tables (the ``[toptag]`` extra). Bad files
+raise ValueError naming the problem.
 """
 
 from __future__ import annotations
 
 import os
 import pickletools
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +39,7 @@ KEY = "table"
 MOMENTUM_COLUMNS = [f"{c}_{i}" for i in range(MAX_CONSTITUENTS) for c in ("E", "PX", "PY", "PZ")]
 TRUTH_COLUMNS = ["truthE", "truthPX", "truthPY", "truthPZ"]
 LABEL_COLUMN = "is_signal_new"
+NPZ_SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -109,11 +116,14 @@ def _check(jets: Jets, source: str, offset: int = 0) -> Jets:
 
 
 def detect_layout(path: str | os.PathLike) -> str:
-    """``"reference"`` or ``"converted"``; ValueError for a missing, corrupt or foreign file."""
-    h5py = require("h5py", "toptag")
+    """``"reference"``, ``"converted"`` or ``"npz"``; ValueError for a missing, corrupt or
+    foreign file."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no jet file at {path}")
+    if path.suffix == ".npz" or zipfile.is_zipfile(path):
+        return "npz"
+    h5py = require("h5py", "toptag")
     try:
         with h5py.File(path, "r") as f:
             keys = set(f.keys())
@@ -131,9 +141,71 @@ def detect_layout(path: str | os.PathLike) -> str:
     )
 
 
-def count_jets(path: str | os.PathLike) -> int:
-    """Number of jets in a file of either layout."""
+def _npz_split(path, split: str | None, *, kinematics: bool = True):
+    """``(kinematics, labels)`` of split ``split`` of an npz-layout file (kinematics None when
+    not asked for), checked for missing keys, shapes and non-numeric arrays."""
+    if split not in NPZ_SPLITS:
+        raise ValueError(
+            f"{path} holds the splits {NPZ_SPLITS} (the npz layout); pass split= one of them, "
+            f"got {split!r}"
+        )
+    names = (f"kinematics_{split}", f"labels_{split}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in names if k not in f.files]
+            if missing:
+                raise ValueError(
+                    f"{path}: missing array(s) {missing} of the npz layout (kinematics_<split> "
+                    f"(N, m, 4), labels_<split> (N,)); found {sorted(f.files)}"
+                )
+            labels = f[names[1]]
+            momenta = f[names[0]] if kinematics else None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f"{path} is not a readable .npz file (corrupt or truncated?): {err}"
+        ) from None
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise ValueError(
+                f"{path}: the npz layout holds numeric arrays; an object array was refused "
+                "(loading it would unpickle Python objects)"
+            ) from None
+        raise
+    for name, array in zip(names, (momenta, labels), strict=True):
+        if array is not None and array.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: {name} is not numeric ({array.dtype}); refused")
+    if labels.ndim != 1:
+        raise ValueError(f"{path}: {names[1]} must have shape (N,), got {labels.shape}")
+    if momenta is not None:
+        if momenta.ndim != 3 or momenta.shape[2] != 4:
+            raise ValueError(
+                f"{path}: {names[0]} must have shape (N, max_particles, 4) = (E, px, py, pz), "
+                f"got {momenta.shape}"
+            )
+        if momenta.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"{path}: {names[0]} has {momenta.shape[0]} jets but {names[1]} has "
+                f"{labels.shape[0]} labels"
+            )
+    return momenta, labels
+
+
+def _npz_jets(path, momenta, labels, start, stop, max_constituents) -> Jets:
+    momenta = np.asarray(momenta[start:stop, :max_constituents], dtype=np.float32)
+    if momenta.shape[1] < max_constituents:
+        pad = np.zeros((len(momenta), max_constituents - momenta.shape[1], 4), np.float32)
+        momenta = np.concatenate([momenta, pad], axis=1)
+    label = labels[start:stop].astype(np.float64)
+    labels = label.astype(np.int64) if np.isfinite(label).all() else label
+    jets = Jets(momenta, (momenta[..., 0] > 0).sum(1).astype(np.int64), labels)
+    return _check(jets, str(path), start)
+
+
+def count_jets(path: str | os.PathLike, split: str | None = None) -> int:
+    """Number of jets in a file of any layout (of split ``split`` for the npz layout)."""
     layout = detect_layout(path)
+    if layout == "npz":
+        return int(_npz_split(path, split, kinematics=False)[1].shape[0])
     if layout == "converted":
         h5py = require("h5py", "toptag")
         with h5py.File(path, "r") as f:
@@ -315,20 +387,37 @@ def read_jets(
     start: int = 0,
     stop: int | None = None,
     max_constituents: int = MAX_CONSTITUENTS,
+    split: str | None = None,
 ) -> Jets:
-    """Rows ``start:stop`` of a jet file in either layout (detected), checked for bad rows."""
+    """Rows ``start:stop`` of a jet file in any layout (detected; of split ``split`` for the npz
+    layout), checked for bad rows."""
     if not 1 <= max_constituents <= MAX_CONSTITUENTS:
         raise ValueError(f"max_constituents must lie in [1, 200], got {max_constituents}")
     layout = detect_layout(path)
+    if layout == "npz":
+        momenta, labels = _npz_split(path, split)
+        return _npz_jets(path, momenta, labels, start, stop, max_constituents)
     if layout == "converted":
         return _read_converted(path, start, stop, max_constituents)
     return _read_reference(path, start, stop, max_constituents)
 
 
 def iter_jets(
-    path: str | os.PathLike, chunk_size: int = 100_000, max_constituents: int = MAX_CONSTITUENTS
+    path: str | os.PathLike,
+    chunk_size: int = 100_000,
+    max_constituents: int = MAX_CONSTITUENTS,
+    split: str | None = None,
 ) -> Iterator[Jets]:
-    """Read a file in chunks of ``chunk_size`` jets (bounded memory for the 1.2M-jet files)."""
+    """Read a file in chunks of ``chunk_size`` jets (bounded memory for the 1.2M-jet HDF5
+    files; an npz split is loaded once, whole, then cut into chunks)."""
+    if not 1 <= max_constituents <= MAX_CONSTITUENTS:
+        raise ValueError(f"max_constituents must lie in [1, 200], got {max_constituents}")
+    if detect_layout(path) == "npz":
+        momenta, labels = _npz_split(path, split)
+        for start in range(0, len(labels), chunk_size):
+            stop = min(start + chunk_size, len(labels))
+            yield _npz_jets(path, momenta, labels, start, stop, max_constituents)
+        return
     n = count_jets(path)
     for start in range(0, n, chunk_size):
         yield read_jets(path, start, min(start + chunk_size, n), max_constituents)
@@ -371,3 +460,16 @@ def write_converted(path: str | os.PathLike, jets: Jets) -> None:
         f["Pmu"] = momenta
         f["is_signal"] = jets.labels.astype(np.int64)
         f["label"] = np.arange(MAX_CONSTITUENTS) < jets.n_constituents[:, None]
+
+
+def write_npz(path: str | os.PathLike, splits: dict[str, Jets]) -> None:
+    """Write jets in the npz layout: ``kinematics_<split>`` (N, m, 4) float32 and
+    ``labels_<split>`` (N,) int64 for each ``split`` in ``splits`` (train / val / test)."""
+    arrays = {}
+    for split, jets in splits.items():
+        if split not in NPZ_SPLITS:
+            raise ValueError(f"splits must be among {NPZ_SPLITS}, got {split!r}")
+        _check(jets, f"jets to write ({split})")
+        arrays[f"kinematics_{split}"] = jets.momenta.astype(np.float32)
+        arrays[f"labels_{split}"] = jets.labels.astype(np.int64)
+    np.savez(path, **arrays)

@@ -1,5 +1,6 @@
 """Training: AdamW with warm-up + cosine, checkpoints that resume exactly, metrics, torchrun DDP,
-augmentation by a Lie group (Eq. 11), and the end-to-end experiments behind ``liegnn train``.
+augmentation by a Lie group (Eq. 11), the peer top taggers (PELICAN, L-GATr, LLoCa; the
+``[peers]`` extra), and the end-to-end experiments behind ``liegnn train``.
 
 Submodules load on first use (``liegnn.training.experiments`` pulls in the data sets and models).
 """
@@ -29,6 +30,8 @@ _EXPORTS = {
     "DeepSets": "baselines",
     "MLP": "baselines",
     "parse_symmetry": "symmetry",
+    "load_metric": "symmetry",
+    "peer_model": "peers",
     "run": "experiments",
     "train_toptag": "experiments",
     "train_qm9": "experiments",

@@ -113,4 +113,68 @@ def metric_of(symmetry) -> torch.Tensor:
     return as_symmetry(symmetry).metric(strict=True).to(torch.float32)
 
 
-__all__ = ["KINDS", "SymmetryChoice", "metric_of", "parse_symmetry"]
+def load_metric(
+    source, *, dim: int | None = 4, flip_sign: bool = False, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """A given metric J, exactly as given (never rescaled; only ``flip_sign`` changes it).
+
+    ``source``: a file (``.npy``; ``.npz``, ``.pt`` / ``.pth`` or ``.safetensors`` holding one
+    array or one named ``metric``; read safely: ``np.load(allow_pickle=False)``, ``torch.load(
+    weights_only=True)``), an (n, n) tensor or array, or a :class:`~liegnn.Symmetry` /
+    discovery result (its invariant metric, refused when it preserves none). ``flip_sign``
+    returns −J (the LieGAN paper's saved metric is ≈ diag(−1, 1, 1, 1), the opposite of this
+    library's η = diag(1, −1, −1, −1)). J is checked: (``dim``, ``dim``), finite, symmetric up
+    to rounding (then symmetrised exactly) and nonsingular; a ValueError names the problem.
+    """
+    import numpy as np
+
+    from ..io import load_tensors
+    from ..nn.metric_tensor import resolve_metric
+
+    name = "metric"
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        name = str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no metric file at {path}")
+        if path.suffix in (".npy", ".npz"):
+            try:
+                data = np.load(path, allow_pickle=False)
+            except (OSError, EOFError, ValueError) as err:
+                raise ValueError(f"{path} is not a readable array file ({err})") from None
+            if path.suffix == ".npz":
+                arrays = {k: data[k] for k in data.files}
+                data = _pick_metric(arrays, path)
+            value = torch.from_numpy(np.asarray(data))
+        else:
+            tensors, _ = load_tensors(path)
+            value = _pick_metric(tensors, path)
+    elif hasattr(source, "generators") or hasattr(source, "symmetry"):
+        value = metric_of(source)
+    else:
+        value = source
+    try:
+        value = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{name}: cannot read a metric from {type(source).__name__}") from err
+    if value.ndim != 2:
+        raise ValueError(f"{name}: a metric is an (n, n) matrix, got shape {tuple(value.shape)}")
+    if value.is_floating_point() and not torch.isfinite(value).all():
+        raise ValueError(f"{name}: the metric contains NaN or Inf values")
+    try:
+        J = resolve_metric(value, dim).to(torch.float64)  # checked at its own precision
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+    return (-J if flip_sign else J).to(dtype)
+
+
+def _pick_metric(arrays: dict, path: Path):
+    """The array named ``metric``, else the only array, of a file."""
+    if "metric" in arrays:
+        return arrays["metric"]
+    if len(arrays) == 1:
+        return next(iter(arrays.values()))
+    raise ValueError(f"{path} holds several arrays {sorted(arrays)}; name the metric 'metric'")
+
+
+__all__ = ["KINDS", "SymmetryChoice", "load_metric", "metric_of", "parse_symmetry"]

@@ -85,6 +85,8 @@ class Trainer:
         split_batch: maps a batch to (model input, target); see :func:`split_batch`.
         on_epoch_end: called as ``f(epoch, record)`` after each epoch's files are written.
         info: extra JSON-serialisable facts stored in ``metrics.json`` (model, symmetry, ...).
+        extra_info: called each time ``metrics.json`` is written; the facts it returns join
+            ``info`` (e.g. the current value of a learned metric).
 
     :meth:`fit` resumes from ``out_dir/last.pt`` when it exists (``resume=True``).
     """
@@ -101,6 +103,7 @@ class Trainer:
         split_batch: Callable[[Any], tuple[Any, Tensor]] = split_batch,
         on_epoch_end: Callable[[int, dict], None] | None = None,
         info: dict | None = None,
+        extra_info: Callable[[], dict] | None = None,
     ):
         if isinstance(config, dict):
             config = TrainConfig(**config)
@@ -112,6 +115,7 @@ class Trainer:
         self.split_batch = split_batch
         self.on_epoch_end = on_epoch_end
         self.info = dict(info or {})
+        self.extra_info = extra_info
         if self.config.batch_size % self.ctx.world_size:
             raise ValueError(
                 f"batch_size {self.config.batch_size} is not divisible by the "
@@ -278,6 +282,7 @@ class Trainer:
         """The content of ``metrics.json``."""
         return {
             **self.info,
+            **(self.extra_info() if self.extra_info is not None else {}),
             "config": self.config.to_dict(),
             "n_parameters": sum(p.numel() for p in self.model.parameters()),
             "world_size": self.ctx.world_size,

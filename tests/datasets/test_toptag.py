@@ -5,7 +5,7 @@ from torch_geometric.loader import DataLoader
 
 from liegnn.datasets import toptag
 from liegnn.datasets.toptag import TopTagging, generated_toptag, liegan_inputs
-from liegnn.datasets.toptag_files import write_converted, write_reference
+from liegnn.datasets.toptag_files import write_converted, write_npz, write_reference
 
 
 @pytest.fixture
@@ -145,3 +145,17 @@ def test_lorentznet_transform_adds_beams_scalars_and_edges(tmp_path, files):
     n = int(jets.n_constituents[0]) + 2
     assert g.pos.shape == (n, 4) and g.x.shape == (n, 2) and g.edge_index.shape == (2, n * (n - 1))
     np.testing.assert_array_equal(g.pos[2:].numpy(), jets.momenta[0, : n - 2])
+
+
+def test_npz_split_loads_as_a_dataset_with_its_own_cache(tmp_path, make_jets):
+    train, test = make_jets(6, 0), make_jets(3, 1)
+    path = tmp_path / "toptagging.npz"
+    write_npz(path, {"train": train, "val": test, "test": test})
+    a = TopTagging(path, split="train", root=tmp_path / "cache")
+    b = TopTagging(path, split="test", root=tmp_path / "cache")
+    assert (len(a), len(b)) == (6, 3) and a.cache_path != b.cache_path
+    assert "toptagging_train_" in a.cache_path.name
+    first = train.momenta[0, : train.n_constituents[0]]
+    torch.testing.assert_close(a[0].pos, torch.from_numpy(first))
+    with pytest.raises(ValueError, match="split="):
+        TopTagging(path, root=tmp_path / "cache")

@@ -16,6 +16,7 @@ from liegnn.datasets.toptag_files import (
     read_jets,
     to_frame,
     write_converted,
+    write_npz,
     write_reference,
 )
 
@@ -186,3 +187,96 @@ def test_reading_needs_no_pandas_and_writing_names_the_extra(tmp_path, monkeypat
     assert count_jets(path) == len(jets)
     with pytest.raises(ImportError, match=r"liegnn\[toptag\]"):
         write_reference(tmp_path / "again.h5", jets)
+
+
+def _lgatr_npz(path, jets_by_split, max_particles=30):
+    """An .npz as L-GATr / LLoCa users have it, written with plain NumPy: kinematics_<split>
+    (N, max_particles, 4) = (E, px, py, pz) zero padded, labels_<split> (N,) bool."""
+    arrays = {}
+    for split, jets in jets_by_split.items():
+        arrays[f"kinematics_{split}"] = jets.momenta[:, :max_particles].astype(np.float64)
+        arrays[f"labels_{split}"] = jets.labels.astype(bool)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def test_npz_layout_of_lgatr_is_read_split_by_split(tmp_path, make_jets):
+    splits = {"train": make_jets(10, 0), "val": make_jets(4, 1), "test": make_jets(5, 2)}
+    for jets in splits.values():  # the file keeps 30 particles: so do the jets compared
+        jets.momenta[:, 30:] = 0
+        jets.n_constituents = np.minimum(jets.n_constituents, 30)
+    path = _lgatr_npz(tmp_path / "toptagging.npz", splits)
+    assert detect_layout(path) == "npz"
+    for split, jets in splits.items():
+        assert count_jets(path, split=split) == len(jets)
+        back = read_jets(path, split=split)
+        assert_same_jets(jets, back, truth=False)
+        assert back.momenta.dtype == np.float32 and back.labels.dtype == np.int64
+    rows = read_jets(path, 2, 5, max_constituents=8, split="train")
+    np.testing.assert_array_equal(rows.momenta, splits["train"].momenta[2:5, :8])
+    chunks = list(iter_jets(path, chunk_size=4, split="train"))
+    assert [len(c) for c in chunks] == [4, 4, 2]
+
+
+def test_write_npz_round_trip(tmp_path, make_jets):
+    jets = make_jets(6)
+    path = tmp_path / "j.npz"
+    write_npz(path, {"train": jets, "val": jets[:2], "test": jets[2:4]})
+    assert_same_jets(jets, read_jets(path, split="train"), truth=False)
+    assert count_jets(path, split="val") == 2
+
+
+@pytest.mark.parametrize(
+    ("arrays", "split", "match"),
+    [
+        (
+            {"kinematics_train": np.zeros((2, 3, 4))},
+            "train",
+            r"missing array\(s\) \['labels_train'\]",
+        ),
+        (
+            {"kinematics_train": np.zeros((2, 3, 3)), "labels_train": np.zeros(2)},
+            "train",
+            "(N, max_particles, 4)",
+        ),
+        (
+            {"kinematics_train": np.zeros((2, 3, 4)), "labels_train": np.zeros(3)},
+            "train",
+            "3 labels",
+        ),
+        (
+            {"kinematics_train": np.zeros((2, 3, 4)), "labels_train": np.zeros((2, 1))},
+            "train",
+            "shape \\(N,\\)",
+        ),
+        (
+            {"kinematics_train": np.zeros((2, 3, 4)), "labels_train": np.zeros(2)},
+            "validation",
+            "split=",
+        ),
+        ({"kinematics_train": np.zeros((2, 3, 4)), "labels_train": np.zeros(2)}, None, "split="),
+    ],
+)
+def test_npz_layout_errors_name_the_problem(tmp_path, arrays, split, match):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=match):
+        read_jets(path, split=split)
+
+
+def test_npz_object_array_is_refused(tmp_path):
+    path = tmp_path / "pickled.npz"
+    kinematics = np.empty(2, dtype=object)
+    kinematics[0], kinematics[1] = np.zeros((3, 4)), np.zeros((5, 4))
+    np.savez(path, kinematics_train=kinematics, labels_train=np.zeros(2))
+    with pytest.raises(ValueError, match="object array was refused"):
+        read_jets(path, split="train")
+
+
+def test_npz_bad_rows_are_refused(tmp_path, make_jets):
+    jets = make_jets(4)
+    jets.momenta[2, 0, 0] = np.nan
+    path = tmp_path / "nan.npz"
+    np.savez(path, kinematics_test=jets.momenta, labels_test=jets.labels)
+    with pytest.raises(ValueError, match="NaN or Inf.*row 2"):
+        read_jets(path, split="test")

@@ -5,12 +5,13 @@ import pytest
 import torch
 
 from liegnn.algebra import bases
-from liegnn.datasets.toptag_files import Jets, write_converted
+from liegnn.datasets.toptag_files import Jets, read_jets, write_converted, write_npz
 from liegnn.training import experiments
 from liegnn.training.experiments import (
     PRESETS,
     nbody_model,
     run,
+    toptag_splits,
     train_nbody,
     train_qm9,
     train_toptag,
@@ -270,3 +271,39 @@ def test_every_task_has_a_cpu_and_a_full_preset():
 def test_a_misspelt_setting_is_refused(tmp_path, jets):
     with pytest.raises(ValueError, match="epoch"):
         train_toptag("minkowski", data=jets, out=tmp_path / "x", epoch=3)
+
+
+def test_toptag_splits_read_the_three_splits_of_an_npz_file(tmp_path, jets):
+    all_jets = read_jets(jets)
+    path = tmp_path / "toptagging.npz"
+    write_npz(path, {"train": all_jets[:30], "val": all_jets[30:35], "test": all_jets[35:]})
+    train, val, test = toptag_splits(path, n_jets=20, root=tmp_path / "cache", progress=False)
+    assert (len(train), len(val), len(test)) == (16, 2, 2)  # 80 / 10 / 10 % of n_jets
+    assert train[0].x.shape[1] == 2 and train[0].pos.shape[1] == 4  # LorentzNet graphs
+    full = toptag_splits(path, root=tmp_path / "cache", progress=False)
+    assert [len(s) for s in full] == [30, 5, 5]
+
+
+def test_node_scalars_model_gives_the_bare_one_hot(tmp_path, jets):
+    train, _, _ = toptag_splits(jets, root=tmp_path / "cache", node_scalars="model")
+    assert set(train[0].x.unique().tolist()) == {0.0, 1.0}
+    with pytest.raises(ValueError, match="node_scalars"):
+        toptag_splits(jets, root=tmp_path / "cache", node_scalars="j")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(model="pelican", metric=torch.eye(4)), "no metric"),
+        (dict(model="lgatr", learnable_metric=True), "no learnable metric"),
+        (dict(model="lloca", node_scalars="model"), "node_scalars='eta'"),
+        (dict(model="transformer"), "model must be one of"),
+        (dict(symmetry="none", model="liegnn"), "needs a symmetry or a metric"),
+        (dict(symmetry="minkowski", augment=True, learnable_metric=True), "augment"),
+        (dict(symmetry="minkowski", augment=True, node_scalars="model"), "augment"),
+    ],
+)
+def test_bad_toptag_model_choices_raise(tmp_path, jets, kwargs, match):
+    symmetry = kwargs.pop("symmetry", None)
+    with pytest.raises(ValueError, match=match):
+        train_toptag(symmetry, data=jets, out=tmp_path / "x", root=tmp_path / "c", **TINY, **kwargs)

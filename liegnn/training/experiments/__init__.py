@@ -16,7 +16,7 @@ from __future__ import annotations
 from ._common import PRESETS, TASKS
 from .nbody import nbody_model, train_nbody
 from .qm9 import SelectTarget, TargetScale, train_qm9
-from .toptag import toptag_model, toptag_splits, train_toptag
+from .toptag import MODELS, NODE_SCALARS, MassScalars, toptag_model, toptag_splits, train_toptag
 
 
 def run(task: str, symmetry: str = "none", **kwargs) -> dict:
@@ -29,7 +29,10 @@ def run(task: str, symmetry: str = "none", **kwargs) -> dict:
 
 
 __all__ = [
+    "MODELS",
+    "NODE_SCALARS",
     "PRESETS",
+    "MassScalars",
     "TASKS",
     "SelectTarget",
     "TargetScale",

@@ -134,11 +134,14 @@ def main_first(make):
     return out
 
 
-def out_dir(out, task: str, symmetry: Symmetry, seed: int, augment: bool) -> Path:
+def out_dir(out, task: str, symmetry: Symmetry | str, seed: int, augment: bool) -> Path:
+    """``out``, else ``runs/<task>-<tag>[-augmented]-seed<seed>`` with the symmetry's tag (or
+    a given tag string)."""
     if out is not None:
         return Path(out)
     aug = "-augmented" if augment else ""
-    return Path("runs") / f"{task}-{symmetry.tag}{aug}-seed{seed}"
+    tag = symmetry if isinstance(symmetry, str) else symmetry.tag
+    return Path("runs") / f"{task}-{tag}{aug}-seed{seed}"
 
 
 def random_split(dataset, fractions, seed: int):
