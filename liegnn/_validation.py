@@ -54,6 +54,17 @@ def as_generators(
     return L
 
 
+def discrete_of(obj):
+    """The discrete elements a Symmetry (or a result with ``.symmetry``) carries; else None."""
+    if isinstance(obj, torch.Tensor | np.ndarray | str):
+        return None
+    from .symmetry import Symmetry, as_symmetry
+
+    if isinstance(obj, Symmetry) or isinstance(getattr(obj, "symmetry", None), Symmetry):
+        return as_symmetry(obj).discrete
+    return None
+
+
 def _unwrap(obj):
     """The generators tensor of a Symmetry, a discovery result or a known name; else ``obj``."""
     if isinstance(obj, torch.Tensor | np.ndarray):
@@ -61,7 +72,10 @@ def _unwrap(obj):
     from .symmetry import Symmetry, as_symmetry
 
     if isinstance(obj, Symmetry | str) or isinstance(getattr(obj, "symmetry", None), Symmetry):
-        return as_symmetry(obj).generators
+        L = as_symmetry(obj).generators
+        if L.shape[0] == 0:  # a finite group: its identity component is {I}, a zero generator
+            L = L.new_zeros(1, *L.shape[1:])
+        return L
     return obj
 
 

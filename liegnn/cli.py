@@ -185,11 +185,25 @@ def cmd_basis(args: argparse.Namespace) -> int:
 #: the options of one task only (the argument groups of ``liegnn train``), and ``--model``'s
 #: choices per task (``train_qm9(model=...)``, ``train_nbody(model=...)``)
 _TASK_OPTIONS = {
-    "toptag": ("data", "n_jets", "max_constituents", "augment_scale"),
+    "toptag": (
+        "data",
+        "n_jets",
+        "max_constituents",
+        "augment_scale",
+        "metric",
+        "flip_metric_sign",
+        "learnable_metric",
+        "node_scalars",
+        "model",
+    ),
     "qm9": ("target", "source", "subset", "affine", "model"),
     "nbody": ("n_trajectories", "threshold", "model"),
 }
-_MODELS = {"qm9": ("auto", "e3nn", "mpnn"), "nbody": ("auto", "mlp", "emlp")}
+_MODELS = {
+    "toptag": ("auto", "liegnn", "pelican", "lgatr", "lloca"),
+    "qm9": ("auto", "e3nn", "mpnn"),
+    "nbody": ("auto", "mlp", "emlp"),
+}
 
 
 def _check_task_options(args: argparse.Namespace) -> None:
@@ -211,11 +225,32 @@ def _check_task_options(args: argparse.Namespace) -> None:
         )
 
 
+def _given_metric(args: argparse.Namespace):
+    """``--metric PATH`` read safely (:func:`~liegnn.training.symmetry.load_metric`), negated
+    with ``--flip-metric-sign``; a one-line exit for a bad file."""
+    from .training.symmetry import load_metric
+
+    if args.metric is None:
+        if args.flip_metric_sign:
+            _fail("train", "--flip-metric-sign needs --metric")
+        return None
+    if args.symmetry is not None:
+        _fail("train", "give either --symmetry or --metric, not both")
+    try:  # checked before any work
+        J = load_metric(args.metric, flip_sign=args.flip_metric_sign)
+    except (ValueError, FileNotFoundError) as err:
+        _fail("train", err)
+    except _file_read_errors() as err:
+        _fail("train", f"cannot read {args.metric} ({type(err).__name__}: {err or 'no detail'})")
+    return J if args.flip_metric_sign else args.metric  # the path: metrics.json names the file
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .training.distributed import DistributedStartError
     from .training.experiments import run
 
     _check_task_options(args)
+    metric = _given_metric(args) if args.task == "toptag" else None
     device = _device("train", args.device, auto=True)
     threshold = None if args.threshold is None else _cut("train", "--threshold", args.threshold)
     _out_folder("train", args.out)
@@ -246,6 +281,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             "n_jets": args.n_jets,
             "max_constituents": args.max_constituents,
             "augment_scale": args.augment_scale,
+            "metric": metric,
+            "learnable_metric": args.learnable_metric or None,
+            "node_scalars": args.node_scalars,
+            "model": args.model,
         },
         "qm9": {
             "target": args.target,
@@ -262,16 +301,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     optional.update(per_task[args.task])
     kwargs.update({k: v for k, v in optional.items() if v is not None})
+    # toptag: None is minkowski, unless --metric or a peer --model says otherwise
     symmetry = (
-        args.symmetry
-        or {"toptag": "minkowski", "qm9": "euclidean", "nbody": "euclidean"}[args.task]
+        args.symmetry or {"toptag": None, "qm9": "euclidean", "nbody": "euclidean"}[args.task]
     )
     try:
         result = run(args.task, symmetry, **kwargs)
-    except (ValueError, FileNotFoundError, DistributedStartError) as err:
+    except (ValueError, FileNotFoundError, ImportError, DistributedStartError) as err:
         _fail("train", err)
-    print(f"{result['model']} on {args.task} ({result['symmetry']}), test metrics:")
+    what = result.get("symmetry") or result.get("metric_source") or "given metric"
+    params = result.get("n_parameters")
+    size = f", {params} parameters" if params else ""
+    print(f"{result['model']} on {args.task} ({what}){size}, test metrics:")
     print(json.dumps(result["test"], indent=2, default=str))
+    if result.get("metric_final") is not None:
+        print("learned metric J (last epoch; metrics.json also has the best epoch's):")
+        _print_matrix(torch.tensor(result["metric_final"]))
     return 0
 
 
@@ -359,6 +404,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             resume=not args.no_resume,
             file_options={"rep_x": args.rep_x, "rep_y": args.rep_y},
             workers=args.workers,
+            discrete=args.discrete,
         )
     except (ValueError, FileNotFoundError) as err:
         _fail("discover", err)
@@ -385,9 +431,19 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(line)
     if summary["check"] is not None:
         print("check:", json.dumps(_rounded(summary["check"]), default=str))
+    files = "basis.pt, generators.png, summary.json"
+    if "discrete" in summary:
+        part = summary["discrete"]
+        names = ", ".join(e["name"] for e in part["elements"][1:]) or "none besides I"
+        closed = "" if part["closed"] else " (not closed: stopped at the size limit)"
+        print(f"discrete part: a group of order {part['order']}{closed}; elements: {names}")
+        for i, g in enumerate(part["generators"]):
+            print(f"h[{i}] = {g['name']}")
+            _print_matrix(torch.tensor(g["matrix"]))
+        files += ", symmetry.pt"
     train = sum(r["train_time_s"] for r in runs)
     print(f"wall time {summary['wall_time_s']:.1f} s ({train:.1f} s training, {len(runs)} run(s))")
-    print(f"wrote {out}/basis.pt, {out}/generators.png, {out}/summary.json")
+    print(f"wrote {', '.join(f'{out}/{f}' for f in files.split(', '))}")
     return 0
 
 
@@ -455,6 +511,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-resume", action="store_true", help="ignore checkpoints in --out")
+    p.add_argument(
+        "--discrete",
+        action="store_true",
+        help="also search the finite symmetry group (DiscreteSearch: permutations, reflections, "
+        "rotations by 2π/k); adds its part to summary.json and the figure, and writes "
+        "symmetry.pt (LieGAN's generators and the discrete generators)",
+    )
     g = p.add_argument_group("recipe overrides (any task)")
     g.add_argument("--channels", type=int, help="number of generators c")
     g.add_argument(
@@ -596,13 +659,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grad-clip", type=float, help="clip the gradient norm (default: no clip)")
     p.add_argument("--deterministic", action="store_true", help="deterministic CUDA kernels")
     g = p.add_argument_group("toptag")
-    g.add_argument("--data", help="folder with train/val/test.h5 or one file (else: Pythia 8)")
+    g.add_argument(
+        "--data",
+        help="folder with train/val/test.h5, an L-GATr-layout .npz (kinematics_/labels_ "
+        "train/val/test) or one .h5 file (else: Pythia 8)",
+    )
     g.add_argument("--n-jets", type=int, help="jets to generate (cpu preset: 2000)")
     g.add_argument("--max-constituents", type=int, help="leading constituents kept per jet")
     g.add_argument(
         "--augment-scale",
         type=float,
         help="--augment draws coefficients from U[-s, s] (default: 0.5)",
+    )
+    g.add_argument(
+        "--metric",
+        metavar="PATH",
+        help="train LieGNN with this metric J, used exactly as saved (never rescaled): a (4, 4) "
+        "tensor in a .pt/.safetensors/.npy/.npz file (one array, or one named 'metric'), read "
+        "safely; instead of --symmetry",
+    )
+    g.add_argument(
+        "--flip-metric-sign",
+        action="store_true",
+        help="use -J of --metric (the LieGAN paper's saved metric has the opposite sign)",
+    )
+    g.add_argument(
+        "--learnable-metric",
+        action="store_true",
+        help="learn J from its start value; metrics.json reports the final and best J",
+    )
+    g.add_argument(
+        "--node-scalars",
+        choices=["eta", "model"],
+        help="node scalars psi(m): eta = Minkowski mass for every model (the reference, "
+        "default) or model = m from the model's own J",
     )
     g = p.add_argument_group("qm9")
     g.add_argument(
@@ -616,11 +706,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--affine", action="store_true", help="augment by se(3) on affine coordinates (--augment)"
     )
-    g = p.add_argument_group("qm9 and nbody")
+    g = p.add_argument_group("toptag, qm9 and nbody")
     g.add_argument(
         "--model",
         choices=sorted({m for models in _MODELS.values() for m in models}),
-        help="qm9: auto (LieGNN, or Deep Sets with --symmetry none or --augment), e3nn (E(3) "
+        help="toptag: auto (by the symmetry: LorentzNet, EGNN, LieGNN(J), Deep Sets), liegnn, "
+        "or a peer from the [peers] extra: pelican, lgatr, lloca; "
+        "qm9: auto (LieGNN, or Deep Sets with --symmetry none or --augment), e3nn (E(3) "
         "gate network, with euclidean) or mpnn (non-equivariant message passing, with none or "
         "--augment); nbody: auto (EMLP with a symmetry, else MLP), emlp or mlp "
         "(default: auto)",

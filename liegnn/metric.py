@@ -20,7 +20,7 @@ from typing import Literal
 
 import torch
 
-from ._validation import as_discrete_generators, as_generators, as_tensor
+from ._validation import as_discrete_generators, as_generators, as_tensor, discrete_of
 from .algebra.bases import minkowski_metric
 from .algebra.canonical import canonicalize
 from .algebra.elements import normalize_channels
@@ -386,6 +386,8 @@ def solve_metric(
     """
     if method not in ("svd", "gradient"):
         raise ValueError(f"method must be 'svd' or 'gradient', got {method!r}")
+    if discrete_generators is None:
+        discrete_generators = discrete_of(generators)  # a Symmetry's own discrete part
     L = as_generators(generators, allow_complex=method == "svd")
     out_dtype = L.dtype
     L = L.to(torch.complex128 if L.is_complex() else torch.float64)

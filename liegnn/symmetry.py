@@ -109,7 +109,7 @@ class Symmetry:
 
     @property
     def discrete_generators(self) -> torch.Tensor | None:
-        """Alias of :attr:`discrete` (the name :func:`liegnn.equivariant_basis` uses)."""
+        """Alias of ``discrete`` (the name :func:`liegnn.equivariant_basis` uses)."""
         return self.discrete
 
     @property

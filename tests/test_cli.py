@@ -359,7 +359,13 @@ def test_train_passes_a_fractional_warmup(monkeypatch):
 @pytest.mark.parametrize(
     "argv, reason",
     [
-        (["toptag", "--model", "e3nn"], "--model is a qm9 and nbody option, not one of toptag"),
+        (
+            ["toptag", "--model", "e3nn"],
+            "--model e3nn is not a toptag model; toptag takes auto, liegnn, pelican, lgatr, lloca",
+        ),
+        (["qm9", "--node-scalars", "model"], "--node-scalars is a toptag option, not one of qm9"),
+        (["nbody", "--learnable-metric"], "--learnable-metric is a toptag option"),
+        (["qm9", "--metric", "J.pt"], "--metric is a toptag option"),
         (["qm9", "--model", "emlp"], "--model emlp is not a qm9 model; qm9 takes auto, e3nn, mpnn"),
         (["nbody", "--model", "e3nn"], "--model e3nn is not a nbody model"),
         (["nbody", "--target", "homo"], "--target is a qm9 option, not one of nbody"),
@@ -385,3 +391,60 @@ def test_the_library_calls_behind_device_refuse_cuda_without_cuda(tmp_path, monk
         run_task("su2", out=tmp_path / "d", quick=True, device="cuda", progress=False)
     with pytest.raises(ValueError, match="device='cuda'.*CUDA is not available"):
         run("nbody", "none", device="cuda", epochs=1, out=tmp_path / "t", progress=False)
+
+
+def test_train_toptag_passes_the_metric_options(tmp_path, monkeypatch):
+    import liegnn.training.experiments as experiments
+
+    seen = {}
+
+    def fake_run(task, symmetry, **kwargs):
+        seen.clear()
+        seen.update(task=task, symmetry=symmetry, **kwargs)
+        return {"model": "LieGNN", "symmetry": None, "n_parameters": 7, "test": {}}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    J = torch.diag(torch.tensor([-1.0, 1.0, 1.0, 1.0]))
+    torch.save(J, tmp_path / "J.pt")
+    argv = ["train", "toptag", "--metric", str(tmp_path / "J.pt"), "--learnable-metric"]
+    assert main([*argv, "--node-scalars", "model", "--no-progress"]) == 0
+    assert seen["symmetry"] is None and seen["metric"] == str(tmp_path / "J.pt")
+    assert seen["learnable_metric"] is True and seen["node_scalars"] == "model"
+    assert main([*argv, "--flip-metric-sign", "--no-progress"]) == 0
+    torch.testing.assert_close(seen["metric"], -J)  # read and flipped, never rescaled
+    assert main(["train", "toptag", "--model", "lloca", "--no-progress"]) == 0
+    assert seen["model"] == "lloca" and seen["symmetry"] is None and "metric" not in seen
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--metric", "{dir}/J.pt", "--symmetry", "minkowski"], "either --symmetry or --metric"),
+        (["--flip-metric-sign"], "--flip-metric-sign needs --metric"),
+        (["--metric", "{dir}/bad.npy"], "must be symmetric"),
+        (["--metric", "{dir}/none.pt", "--flip-metric-sign"], "no metric file"),
+    ],
+)
+def test_train_toptag_refuses_bad_metric_options_in_one_line(tmp_path, monkeypatch, argv, reason):
+    import liegnn.training.experiments as experiments
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("trained despite a bad metric option")
+
+    monkeypatch.setattr(experiments, "run", no_run)
+    torch.save(torch.eye(4), tmp_path / "J.pt")
+    np.save(tmp_path / "bad.npy", np.triu(np.ones((4, 4))))
+    argv = [a.format(dir=tmp_path) for a in argv]
+    assert reason in _exit_message(["train", "toptag", *argv])
+
+
+def test_train_toptag_names_the_peers_extra_when_a_peer_is_missing(monkeypatch):
+    import sys
+
+    import liegnn.training.experiments as experiments
+    from liegnn.training.peers import peer_model
+
+    monkeypatch.setitem(sys.modules, "lgatr", None)
+    monkeypatch.setattr(experiments, "run", lambda *a, **k: peer_model(k["model"]))
+    message = _exit_message(["train", "toptag", "--model", "lgatr", "--no-progress"])
+    assert "pip install 'liegnn[peers]'" in message

@@ -265,3 +265,17 @@ def test_invariant_forms_cut_is_the_auto_cut_of_its_relative_singular_values():
     assert torch.allclose(G, G.mT)
     residual = D.mT[:, None] @ G[None] + G[None] @ D[:, None]
     assert residual.abs().max() < 1e-2 * D.abs().max()
+
+
+def test_solve_metric_of_a_symmetry_uses_its_discrete_part():
+    """A Symmetry's discrete elements constrain J even when passed as the only argument."""
+    from liegnn import Symmetry
+
+    L = torch.zeros(1, 3, 3)
+    L[0, 0, 1], L[0, 1, 0] = -1.0, 1.0  # so(2) on x1, x2: the metrics diag(a, a, b)
+    swap = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # x1 ↔ x3
+    sym = Symmetry(L, swap[None])
+    info = solve_metric(sym, return_info=True)
+    assert len(info.metrics) == 1  # only a = b survives the swap
+    J = info.metrics[0]
+    assert torch.allclose(swap.T.to(J.dtype) @ J @ swap.to(J.dtype), J, atol=1e-10)

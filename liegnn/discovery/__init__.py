@@ -1,7 +1,9 @@
 """Symmetry discovery: LieGAN, its generator / discriminator / regularisers, and baselines.
 
 Example: ``LieGAN(2).fit(x).generators`` for samples x (N, 2) of a rotation-invariant density
-is (1, 2, 2), close to a multiple of [[0, −1], [1, 0]]. See docs/discovery.md.
+is (1, 2, 2), close to a multiple of [[0, −1], [1, 0]]; ``DiscreteSearch().fit(x, y)`` finds
+the finite group (permutations, reflections, rotations by 2π/k) as exact elements. See
+docs/discovery.md.
 """
 
 from . import actions, coefficients, masks
@@ -14,6 +16,7 @@ from .coefficients import (
     Normal,
     Uniform,
 )
+from .discrete import DiscreteResult, DiscreteSearch, select_discrete
 from .discriminators import DeepSetsDiscriminator, EmbeddingDiscriminator, MLPDiscriminator
 from .evaluation import select_best
 from .generator import LieGenerator
@@ -28,6 +31,8 @@ __all__ = [
     "AugerinoPlus",
     "CoefficientDistribution",
     "DeepSetsDiscriminator",
+    "DiscreteResult",
+    "DiscreteSearch",
     "DiscoveryResult",
     "EmbeddingDiscriminator",
     "GaussianMixture",
@@ -51,4 +56,5 @@ __all__ = [
     "load_generators",
     "masks",
     "select_best",
+    "select_discrete",
 ]

@@ -99,8 +99,20 @@ class DiscoveryResult:
             out["mae"] = generator_mae(L, T, up_to_sign=True)
         return out
 
-    def plot(self, path: str | os.PathLike | None = None, *, normalize: bool = False, titles=None):
+    def plot(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        normalize: bool = False,
+        titles=None,
+        discrete: torch.Tensor | None = None,
+        discrete_titles=None,
+    ):
         """Heatmaps of each channel, as the paper's figures; complex: Re and Im rows.
+
+        ``discrete`` (k, n, n) adds panels for group elements (e.g. the generators of a
+        :class:`~liegnn.discovery.DiscreteResult`), titled by ``discrete_titles``; their entries
+        share the colour scale [−1, 1] of a permutation matrix when no larger.
 
         Saves to ``path`` when given (PNG, PDF, …) and returns the matplotlib figure. It is a
         plain ``matplotlib.figure.Figure``: no pyplot state and no backend switch, so it works
@@ -112,8 +124,9 @@ class DiscoveryResult:
         L = self.normalized() if normalize else self.generators
         parts = [("Re ", L.real), ("Im ", L.imag)] if L.is_complex() else [("", L)]
         c = L.shape[0]
-        fig = Figure(figsize=(2.6 * c + 0.6, 2.4 * len(parts)))
-        axes = fig.subplots(len(parts), c, squeeze=False)
+        k = 0 if discrete is None else len(discrete)
+        fig = Figure(figsize=(2.6 * (c + k) + 0.6, 2.4 * len(parts)))
+        axes = fig.subplots(len(parts), c + k, squeeze=False)
         vmax = max(float(p.abs().max()) for _, p in parts) or 1.0
         for r, (prefix, P) in enumerate(parts):
             for i in range(c):
@@ -124,7 +137,18 @@ class DiscoveryResult:
                 ax.tick_params(labelsize=6)
                 name = titles[i] if titles is not None else f"L{i}"
                 ax.set_title(f"{prefix}{name}", fontsize=9)
-        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
+        fig.colorbar(im, ax=axes[:, :c].ravel().tolist(), shrink=0.8)
+        if k:
+            hmax = max(1.0, float(discrete.abs().max()))
+            for i, h in enumerate(discrete.detach().cpu().to(torch.float64)):
+                for r in range(len(parts)):
+                    ax = axes[r, c + i]
+                    ax.imshow(h.numpy(), cmap="RdBu_r", vmin=-hmax, vmax=hmax)
+                    ax.set_xticks(range(self.n))
+                    ax.set_yticks(range(self.n))
+                    ax.tick_params(labelsize=6)
+                    name = discrete_titles[i] if discrete_titles is not None else f"h{i}"
+                    ax.set_title(f"discrete {name}", fontsize=9)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(path, dpi=100, bbox_inches="tight")

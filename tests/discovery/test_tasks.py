@@ -249,3 +249,31 @@ def test_worker_resume_with_other_settings_names_them_and_the_way_out(tmp_path):
     run_task(ring_task(), out=tmp_path, seeds=2, epochs=1, progress=False, workers=2)
     with pytest.raises(ValueError, match=r"different settings \(hidden\).*--no-resume"):
         run_task(ring_task(hidden=16), out=tmp_path, seeds=2, epochs=1, progress=False, workers=2)
+
+
+def test_run_task_with_discrete_adds_the_group_to_summary_figure_and_symmetry(tmp_path):
+    from liegnn import Symmetry
+
+    fast = dict(random_starts=256, restarts=32, steps=60, predictor_epochs=30)
+    summary = run_task(
+        "partial-permutation", out=tmp_path, quick=True, epochs=1, progress=False, discrete=fast
+    )
+    part = summary["discrete"]
+    assert part["order"] == 6
+    assert {e["name"] for e in part["elements"]} == {
+        "()",
+        "(1 2)",
+        "(1 3)",
+        "(2 3)",
+        "(1 2 3)",
+        "(1 3 2)",
+    }
+    assert summary["files"]["symmetry"] == "symmetry.pt"
+    sym = Symmetry.load(tmp_path / "symmetry.pt")
+    assert sym.discrete is not None and len(sym.discrete) == len(part["generators"])
+    assert json.loads((tmp_path / "summary.json").read_text())["discrete"]["order"] == 6
+
+
+def test_run_task_discrete_refuses_an_image_task(tmp_path):
+    with pytest.raises(ValueError, match="discrete search needs vectors"):
+        run_task("digits", out=tmp_path, quick=True, epochs=1, progress=False, discrete=True)

@@ -200,6 +200,7 @@ def run_task(
     resume: bool = True,
     file_options: dict[str, Any] | None = None,
     workers: int = 1,
+    discrete: bool | dict[str, Any] = False,
 ) -> dict:
     """Discover the symmetry of a task and write ``basis.pt``, ``generators.png``, ``summary.json``.
 
@@ -224,6 +225,11 @@ def run_task(
         file_options: options of :func:`~liegnn.discovery.tasks.user.file_task` for a file.
         workers: seeds trained at once in worker processes
             (:func:`~liegnn.discovery.fit_seeds`); 1 trains them one after the other here.
+        discrete: also search the finite group (:class:`~liegnn.discovery.DiscreteSearch`, a
+            dict of its settings or True for the defaults) on the same data: ``summary.json``
+            gets a ``"discrete"`` part, the figure the group's generators, and
+            ``symmetry.pt`` the whole :class:`~liegnn.Symmetry` (LieGAN's generators, when not
+            all zero, and the discrete generators).
 
     Returns:
         The summary written to ``out/summary.json``: the chosen generators and their canonical
@@ -251,7 +257,27 @@ def run_task(
             progress=progress,
             resume=resume,
             workers=workers,
+            discrete=discrete,
         )
+
+
+def _discrete_part(task: DiscoveryTask, recipe: dict, data: TaskData, best, seed: int, options):
+    """Run :class:`~liegnn.discovery.DiscreteSearch` on a task's data (vectors or trajectories
+    acted on by the standard action), carrying LieGAN's generators when not all zero."""
+    from ..discrete import DiscreteSearch
+
+    rep_x = str(recipe.get("rep_x", "standard"))
+    if rep_x != "standard" or data.fit_kwargs:
+        raise ValueError(
+            f"the discrete search needs vectors x (N, n) or (N, T, n) under the standard action; "
+            f"task {task.name!r} has rep_x={rep_x!r} and {sorted(data.fit_kwargs) or 'no'} extras"
+        )
+    if data.x.is_complex():
+        raise ValueError(f"the discrete search needs real data; task {task.name!r} is complex")
+    rep_y = "standard" if str(recipe.get("rep_y", "trivial")) == "standard" else "invariant"
+    settings = {"seed": seed, **(options if isinstance(options, dict) else {})}
+    continuous = best.generators if bool(best.generators.any()) else None
+    return DiscreteSearch(**settings).fit(data.x, data.y, rep_y=rep_y, symmetry=continuous)
 
 
 def _run_locked(
@@ -268,6 +294,7 @@ def _run_locked(
     progress: bool,
     resume: bool,
     workers: int,
+    discrete: bool | dict = False,
 ) -> dict:
     """:func:`run_task` once it holds ``out``."""
     from ..._atomic import atomic_write_json
@@ -322,10 +349,21 @@ def _run_locked(
     chosen = int(best.config.get("seed", seed))
 
     best.save(out / "basis.pt")
+    found = None
+    if discrete:
+        found = _discrete_part(task, recipe, data, best, chosen, discrete)
+        found.symmetry.save(out / "symmetry.pt")
     import matplotlib.pyplot as plt
 
     # a basis of several channels has no scale per channel: show each at the same norm
-    plt.close(best.plot(out / "generators.png", normalize=best.n_channels > 1))
+    plt.close(
+        best.plot(
+            out / "generators.png",
+            normalize=best.n_channels > 1,
+            discrete=None if found is None else found.generators,
+            discrete_titles=None if found is None else found.generator_names,
+        )
+    )
 
     def last(r, key):
         v = r.history.get(key) or [float("nan")]
@@ -370,6 +408,9 @@ def _run_locked(
         summary["truth"] = best.compare(data.truth)
     if task.check is not None:
         summary["check"] = task.check(best, data)
+    if found is not None:
+        summary["discrete"] = found.to_dict()
+        summary["files"]["symmetry"] = "symmetry.pt"
     summary["wall_time_s"] = time.perf_counter() - start
     summary = _jsonable(summary)
     atomic_write_json(summary, out / "summary.json")
