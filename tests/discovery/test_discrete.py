@@ -97,10 +97,13 @@ def test_select_discrete_prefers_the_group_most_runs_agree_on():
 def test_bad_inputs_raise_clear_errors():
     search = DiscreteSearch(**FAST)
     x = torch.randn(200, 3)
+    y = torch.randn(200, 1)
+    with pytest.raises(ValueError, match="needs targets y"):
+        search.fit(x, None)
     with pytest.raises(ValueError, match="NaN"):
-        search.fit(torch.full((200, 3), math.nan))
+        search.fit(torch.full((200, 3), math.nan), y)
     with pytest.raises(ValueError, match="span"):
-        search.fit(torch.cat([x[:, :2], torch.zeros(200, 1)], 1))
+        search.fit(torch.cat([x[:, :2], torch.zeros(200, 1)], 1), y)
     with pytest.raises(ValueError, match="has 200 samples but y has 10"):
         search.fit(x, torch.randn(10, 1))
     with pytest.raises(ValueError, match="rep_y='standard'"):
