@@ -8,7 +8,7 @@ import torch
 
 from .result import DiscoveryResult
 
-__all__ = ["fooled", "select_best", "span_change", "truth_metrics"]
+__all__ = ["collapsed", "fooled", "select_best", "span_change", "truth_metrics"]
 
 
 def truth_metrics(generators: torch.Tensor, truth: torch.Tensor | None) -> dict:
@@ -69,6 +69,14 @@ def fooled(result: DiscoveryResult, *, last: int = 3, margin: float = 0.03, triv
     return mean(v) > math.log(2) - margin and mean(reg) < trivial
 
 
+def collapsed(result: DiscoveryResult, *, last: int = 3, trivial: float = 0.99) -> bool:
+    """Whether a run ended at g ≈ I: the mean identity regulariser of its ``last`` epochs is at
+    least ``trivial`` (the rule :func:`select_best` drops such runs by). Its generators are then
+    no symmetry, whatever their size."""
+    v = result.history.get("identity_reg") or [0.0]
+    return sum(v[-last:]) / len(v[-last:]) >= trivial
+
+
 def select_best(
     results: list[DiscoveryResult], *, last: int = 3, trivial: float = 0.99, tol: float = 1e-3
 ) -> DiscoveryResult:
@@ -90,7 +98,7 @@ def select_best(
         v = r.history.get(key) or [0.0]
         return sum(v[-last:]) / len(v[-last:])
 
-    useful = [r for r in results if mean_last(r, "identity_reg") < trivial] or list(results)
+    useful = [r for r in results if not collapsed(r, last=last, trivial=trivial)] or list(results)
     gap = {id(r): abs(math.log(2) - mean_last(r, "loss_d")) for r in useful}
     best = min(gap.values())
     tied = [r for r in useful if gap[id(r)] <= best + tol]

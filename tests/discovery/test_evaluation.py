@@ -52,3 +52,12 @@ def test_fooled_needs_a_discriminator_near_chance_and_no_collapse():
     assert not fooled(run([0.69, 0.60, 0.58, 0.59]))  # D tells the transformed samples apart
     assert not fooled(run([0.693] * 3, identity_reg=1.0))  # g ≈ I fools D trivially
     assert not fooled(run([]))
+
+
+def test_collapsed_reads_the_identity_regulariser_of_the_last_epochs():
+    from liegnn.discovery.evaluation import collapsed
+
+    gens = torch.zeros(1, 2, 2)
+    assert collapsed(DiscoveryResult(gens, history={"identity_reg": [0.2, 0.995, 0.999, 1.0]}))
+    assert not collapsed(DiscoveryResult(gens, history={"identity_reg": [1.0, 0.9, 0.5, 0.4]}))
+    assert not collapsed(DiscoveryResult(gens, history={}))

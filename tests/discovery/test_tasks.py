@@ -277,3 +277,19 @@ def test_run_task_with_discrete_adds_the_group_to_summary_figure_and_symmetry(tm
 def test_run_task_discrete_refuses_an_image_task(tmp_path):
     with pytest.raises(ValueError, match="discrete search needs vectors"):
         run_task("digits", out=tmp_path, quick=True, epochs=1, progress=False, discrete=True)
+
+
+def test_discrete_part_drops_the_generators_of_a_collapsed_lie_gan_run():
+    from liegnn.discovery import DiscoveryResult
+    from liegnn.discovery.tasks import _discrete_part, merged_recipe
+
+    task = discovery_task("partial-permutation")
+    data = task.load(0, True)
+    L = torch.zeros(1, 5, 5)
+    L[0, 3, 4], L[0, 4, 3] = -0.1, 0.1
+    fast = dict(random_starts=64, restarts=8, steps=10, predictor_epochs=5)
+    recipe = merged_recipe(task, None)
+    gone = DiscoveryResult(L, history={"identity_reg": [1.0, 1.0, 1.0]})
+    assert _discrete_part(task, recipe, data, gone, 0, fast).continuous is None
+    kept = DiscoveryResult(L, history={"identity_reg": [0.4, 0.3, 0.3]})
+    assert torch.equal(_discrete_part(task, recipe, data, kept, 0, fast).continuous.float(), L)

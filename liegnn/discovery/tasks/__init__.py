@@ -228,8 +228,8 @@ def run_task(
         discrete: also search the finite group (:class:`~liegnn.discovery.DiscreteSearch`, a
             dict of its settings or True for the defaults) on the same data: ``summary.json``
             gets a ``"discrete"`` part, the figure the group's generators, and
-            ``symmetry.pt`` the whole :class:`~liegnn.Symmetry` (LieGAN's generators, when not
-            all zero, and the discrete generators).
+            ``symmetry.pt`` the whole :class:`~liegnn.Symmetry` (LieGAN's generators unless its
+            run collapsed to g ≈ I, and the discrete generators).
 
     Returns:
         The summary written to ``out/summary.json``: the chosen generators and their canonical
@@ -263,7 +263,8 @@ def run_task(
 
 def _discrete_part(task: DiscoveryTask, recipe: dict, data: TaskData, best, seed: int, options):
     """Run :class:`~liegnn.discovery.DiscreteSearch` on a task's data (vectors or trajectories
-    acted on by the standard action), carrying LieGAN's generators when not all zero."""
+    acted on by the standard action), carrying LieGAN's generators unless the run collapsed to
+    g ≈ I or they are all zero."""
     from ..discrete import DiscreteSearch
 
     rep_x = str(recipe.get("rep_x", "standard"))
@@ -276,7 +277,10 @@ def _discrete_part(task: DiscoveryTask, recipe: dict, data: TaskData, best, seed
         raise ValueError(f"the discrete search needs real data; task {task.name!r} is complex")
     rep_y = "standard" if str(recipe.get("rep_y", "trivial")) == "standard" else "invariant"
     settings = {"seed": seed, **(options if isinstance(options, dict) else {})}
-    continuous = best.generators if bool(best.generators.any()) else None
+    from ..evaluation import collapsed
+
+    # a run that collapsed to g ≈ I (the partial-permutation task) found no identity component
+    continuous = None if collapsed(best) or not best.generators.any() else best.generators
     return DiscreteSearch(**settings).fit(data.x, data.y, rep_y=rep_y, symmetry=continuous)
 
 
