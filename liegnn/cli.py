@@ -516,7 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also search the finite symmetry group (DiscreteSearch: permutations, reflections, "
         "rotations by 2π/k); adds its part to summary.json and the figure, and writes "
-        "symmetry.pt (LieGAN's generators and the discrete generators)",
+        "symmetry.pt (LieGAN's generators unless its run collapsed to g = I, and the discrete "
+        "generators); needs targets y",
     )
     g = p.add_argument_group("recipe overrides (any task)")
     g.add_argument("--channels", type=int, help="number of generators c")
