@@ -7,7 +7,7 @@ themselves:
 
 1. **Whitening.** With M = E[v vᵀ] the second moment of the data's vectors and W = M^{-1/2},
    every linear symmetry h of the distribution keeps M (h M hᵀ = M), so W h W⁻¹ is orthogonal:
-   the search runs over the compact group O(n) whatever the data's coordinates.
+   the search starts in the compact group O(n) whatever the data's coordinates.
 2. **A two-sample score.** A predictor f̂: z ↦ y is fit on part of the data. A symmetry h keeps
    the joint distribution of (x, y), so on held-out data its error is unchanged:
 
@@ -18,8 +18,9 @@ themselves:
    symmetries from other maps (see :meth:`DiscreteSearch.fit`).
 3. **Many starts.** Haar-random orthogonal matrices and every signed permutation of the data's
    coordinates (n ≤ 6) are scored; the best ``restarts`` are refined by gradient descent on
-   O(n), g = Q₀ exp(A − Aᵀ), with the training error and an MMD term as the loss.
-4. **Survivors** (v below ``tolerance``, p above ``alpha``, not the identity) are clustered,
+   g = Q₀ exp(A) in GL(n) (with the sample's W the symmetry is only nearly orthogonal), with the
+   training error and an MMD term as the loss.
+4. **Survivors** (v below ``tolerance``, not the identity) are clustered,
    refined again, given their order m (g^m ≈ I) and snapped to exact order, g (g^m)^{-1/m}, or to
    an exact signed permutation of the data's coordinates when within ``snap_tol``.
 5. **Closure.** The group grows one survivor at a time (as the nearest signed permutation
@@ -237,7 +238,7 @@ class DiscreteSearch:
         random_starts (int): Haar-random orthogonal starts scored before the refinement (the
             signed permutations of the coordinates are added for n ≤ 6). (default: ``1024``)
         steps (int): refinement steps of the candidates. (default: ``100``)
-        lr (float): Adam learning rate on the skew parameter A of g = Q₀ exp(A − Aᵀ).
+        lr (float): Adam learning rate on the parameter A of g = Q₀ exp(A).
             (default: ``0.03``)
         batch_size (int): samples per candidate and refinement step. (default: ``128``)
         tolerance (float): largest held-out excess error v(h) of a candidate after the first
