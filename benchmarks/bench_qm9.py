@@ -12,7 +12,14 @@
      channel; translations are removed by the model's centring);
    - ``liegnn``: LieGNN with J = I (EGNN's layer), equivariant reference;
    - ``e3nn``: the e3nn gate network (:class:`liegnn.nn.e3nn_gate.E3nnGateNetwork`), equivariant
-     reference.
+     reference;
+   - ``schnet``: PyG's SchNet (:class:`liegnn.training.schnet.SchNetRegressor`), invariant
+     reference, its width chosen so that its parameter count is closest to the ``e3nn`` row's
+     network (both counts in ``results["parameter_match"]``).
+3. Right after discovery: how far the ``liegan`` and ``se3`` rows' augmentations stretch bonds
+   (:func:`liegnn.training.experiments.qm9.augmentation_bond_lengths`: pairs closer than 1.6 Å
+   in 1000 training molecules, relative change |d' − d| / d under g drawn as in training), in
+   ``results["bond_lengths"]``; se(3) must leave them unchanged up to float32 rounding.
 
 Results go to ``<out>/results.json`` (atomic, rewritten after every row); finished rows with the
 same settings and the same discovered basis are read back, so a rerun skips them, and the
@@ -42,14 +49,17 @@ from liegnn._atomic import atomic_write_json
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402  (benchmarks/_common.py: the shared discovery stage)
 
-ROWS = ("none", "liegan", "se3", "liegnn", "e3nn")
+ROWS = ("none", "liegan", "se3", "liegnn", "e3nn", "schnet")
 ROW_NAMES = {
     "none": "Deep Sets, no symmetry",
     "liegan": "Deep Sets + LieGAN augmentation",
     "se3": "Deep Sets + SE(3) augmentation",
     "liegnn": "LieGNN (J = I)",
     "e3nn": "e3nn gate network",
+    "schnet": "PyG SchNet (parameter-matched)",
 }
+#: bonded pairs: closer than this (Å); molecules of the training split measured
+BOND_CUTOFF, BOND_MOLECULES = 1.6, 1000
 #: Table 5 (meV): no symmetry, LieGAN, SE(3) (the third column; the equivariant references
 #: are not in the paper's table)
 PAPER = {
@@ -69,6 +79,7 @@ CONFIGS = {
             mpnn=dict(hidden=32, n_layers=2, epochs=6),
             liegnn=dict(hidden=32, n_layers=3, epochs=8),
             e3nn=dict(hidden=8, n_layers=2, epochs=8),
+            schnet=dict(n_layers=3, epochs=8),  # hidden: parameter-matched to e3nn
         ),
     ),
     "full": dict(
@@ -79,6 +90,7 @@ CONFIGS = {
             mpnn=dict(hidden=128, n_layers=7, epochs=1000),
             liegnn=dict(hidden=128, n_layers=7, epochs=1000),
             e3nn=dict(hidden=64, n_layers=4, epochs=1000),
+            schnet=dict(n_layers=6, epochs=1000),  # hidden: parameter-matched to e3nn
         ),
     ),
 }
@@ -135,7 +147,68 @@ def row_arguments(row: str, basis: str, cfg: dict, baseline: str = "deepsets") -
         return dict(symmetry="euclidean", **models["liegnn"])
     if row == "e3nn":
         return dict(symmetry="euclidean", model="e3nn", **models["e3nn"])
+    if row == "schnet":
+        if "hidden" not in models["schnet"]:
+            raise ValueError("the schnet row's hidden comes from parameter_match(cfg) first")
+        return dict(symmetry="euclidean", model="schnet", **models["schnet"])
     raise ValueError(f"unknown row {row!r}")
+
+
+def parameter_match(cfg: dict) -> dict:
+    """The schnet row's width: the parameter count of SchNet with the config's ``n_layers``
+    closest to that of the e3nn row's network (as ``train_qm9`` builds both)."""
+    from liegnn.nn.graphs import MoleculeGraph
+    from liegnn.training.experiments import PRESETS
+    from liegnn.training.experiments.qm9 import reference_network
+    from liegnn.training.schnet import schnet_hidden_for_budget
+
+    def count(model: str, hidden: int, n_layers: int) -> int:
+        net = reference_network(model, scalars, hidden, n_layers)
+        return sum(p.numel() for p in net.parameters())
+
+    preset = cfg["train"]["preset"]
+    scalars = MoleculeGraph(charge_power=PRESETS["qm9"][preset]["charge_power"]).num_scalars
+    e3nn, schnet = cfg["models"]["e3nn"], cfg["models"]["schnet"]
+    target = count("e3nn", e3nn["hidden"], e3nn["n_layers"])
+    hidden = schnet_hidden_for_budget(target, n_layers=schnet["n_layers"])
+    return {
+        "e3nn_parameters": target,
+        "e3nn_hidden": e3nn["hidden"],
+        "e3nn_n_layers": e3nn["n_layers"],
+        "schnet_parameters": count("schnet", hidden, schnet["n_layers"]),
+        "schnet_hidden": hidden,
+        "schnet_n_layers": schnet["n_layers"],
+    }
+
+
+def bond_lengths(basis: str, cfg: dict, args: argparse.Namespace) -> dict:
+    """Relative bond-length change under the liegan and se3 rows' augmentations."""
+    from liegnn.training.experiments.qm9 import augmentation_bond_lengths
+
+    out = {}
+    for row in ("liegan", "se3"):
+        kw = row_arguments(row, basis, cfg, args.baseline)
+        out[row] = augmentation_bond_lengths(
+            kw["symmetry"],
+            affine=kw.get("affine", False),
+            augment_options=kw.get("augment_options"),
+            root=args.root,
+            subset=cfg["train"]["subset"],
+            molecules=BOND_MOLECULES,
+            seed=args.seed,
+            bond_cutoff=BOND_CUTOFF,
+        )
+    # se(3) is an isometry: only float32 rounding may change a bond
+    out["se3_isometry_check"] = out["se3"]["max"] < 1e-5
+    return out
+
+
+def _percent(stats: dict) -> str:
+    return (
+        f"median {100 * stats['median']:.3g} %, p90 {100 * stats['p90']:.3g} %, "
+        f"max {100 * stats['max']:.3g} %, > {100 * stats['threshold']:.0f} %: "
+        f"{100 * stats['fraction_above']:.3g} % of bonds"
+    )
 
 
 def _row_name(target: str, row: str, baseline: str) -> str:
@@ -156,7 +229,12 @@ def print_table(results: dict, targets) -> None:
             continue
         cells, params = [], "–"
         for t, entry in zip(targets, entries, strict=True):
-            cells.append(f"{entry['mae_meV']:.1f}" if entry else "–")
+            cell = "–"
+            if entry:
+                cell = f"{entry['mae_meV']:.1f}"
+                if "train_mae_meV" in entry:  # train / val of the best-validation weights
+                    cell += f" (train {entry['train_mae_meV']:.0f}, val {entry['val_mae_meV']:.0f})"
+            cells.append(cell)
             cells.append(f"{PAPER[t][r]}" if r in PAPER.get(t, {}) else "–")
             params = f"{entry['n_parameters']:,}" if entry else params
         label = ROW_NAMES[r].replace("Deep Sets", "VectorMPNN") if base == "mpnn" else ROW_NAMES[r]
@@ -178,6 +256,8 @@ def main(argv=None) -> int:
     )
     p.add_argument("--subset", type=int, help="training molecules (default: the config's)")
     p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs")
+    p.add_argument("--hidden", type=int, help="width of the rows' non-equivariant model")
+    p.add_argument("--n-layers", type=int, help="layers of the rows' non-equivariant model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--workers", type=int, default=1, help="discovery seeds trained at once")
@@ -197,6 +277,11 @@ def main(argv=None) -> int:
         cfg["train"]["subset"] = args.subset
     for m in cfg["models"].values():
         m["epochs"] = max(1, math.ceil(m["epochs"] * args.epochs_scale))
+    for key in ("hidden", "n_layers"):
+        if getattr(args, key) is not None:
+            cfg["models"][args.baseline][key] = getattr(args, key)
+    match = parameter_match(cfg)
+    cfg["models"]["schnet"]["hidden"] = match["schnet_hidden"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     file = out / "results.json"
@@ -212,6 +297,7 @@ def main(argv=None) -> int:
     )
     results.setdefault("rows", {})
     results["meta"] = meta
+    results["parameter_match"] = match
     start = time.perf_counter()
 
     print("discovery: the qm9 task (LieGAN on QM9 atoms, affine, 6 channels)", flush=True)
@@ -234,6 +320,23 @@ def main(argv=None) -> int:
         f"linear part vs so(3) {d['rotation_similarity']:.3f}, skew share "
         f"{d['skew_fraction']:.3f}, translation share {d['translation_fraction']:.3f} "
         f"(rank {d['translation_rank']})",
+        flush=True,
+    )
+    b = bond_lengths(d["basis"], cfg, args)
+    results["bond_lengths"] = b
+    atomic_write_json(results, file, indent=1)
+    print(
+        f"bond lengths ({b['se3']['n_bonds']:,} pairs < {BOND_CUTOFF} Å in "
+        f"{b['se3']['n_graphs']} training molecules), |d' - d| / d under g:",
+        flush=True,
+    )
+    for row in ("liegan", "se3"):
+        print(f"  {row}: {_percent(b[row])}", flush=True)
+    if not b["se3_isometry_check"]:
+        print("  CHECK FAILED: se(3) augmentation changes bond lengths", flush=True)
+    print(
+        f"schnet row: hidden {match['schnet_hidden']} ({match['schnet_parameters']:,} "
+        f"parameters) matched to the e3nn row's {match['e3nn_parameters']:,}",
         flush=True,
     )
 
@@ -266,15 +369,25 @@ def main(argv=None) -> int:
                 "basis_digest": basis,
                 "model": r["model"],
                 "mae_meV": r["test"]["mae_meV"],
+                # the best-validation weights on the (un-augmented) training molecules and on
+                # the validation split: the gap shows whether the model over- or underfits
+                "train_mae_meV": r["train"]["mae_meV"],
+                "val_mae_meV": r["best"]["val"]["mae_meV"],
                 "best_epoch": r["best"]["epoch"],
+                "epochs": r["epochs_completed"],
                 "n_parameters": r["n_parameters"],
+                **({"e3nn_parameters": match["e3nn_parameters"]} if row == "schnet" else {}),
                 "n_train": r["n_train"],
                 "n_test": r["n_test"],
                 "settings": settings,
                 "wall_s": wall,
             }
             atomic_write_json(results, file, indent=1)
-            print(f"{name}: {r['test']['mae_meV']:.1f} meV ({wall:.0f} s)", flush=True)
+            print(
+                f"{name}: test {r['test']['mae_meV']:.1f} meV, train {r['train']['mae_meV']:.1f}, "
+                f"val {r['best']['val']['mae_meV']:.1f} ({wall:.0f} s)",
+                flush=True,
+            )
     results["wall_s_this_run"] = time.perf_counter() - start
     atomic_write_json(results, file, indent=1)
     print()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -137,6 +138,21 @@ class SymmetryAugmentation(nn.Module):
                     g_out_inv = torch.where(pick, h_inv @ g_out_inv, g_out_inv)
         return g, g_out_inv
 
+    def _moved(
+        self, pos: Tensor, batch: Tensor | None, num_graphs: int | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        if batch is None:
+            batch = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
+        g, g_out_inv = self._draw(num_graphs or int(batch.max()) + 1, pos.device)
+        return self.action(g[batch], pos), g_out_inv
+
+    def transform_positions(self, pos: Tensor, batch: Tensor | None = None) -> Tensor:
+        """ρ_X(g_G) x_i for every node i of graph G, one fresh g_G per graph, drawn as in
+        training. Shapes: ``pos`` (|V|, n), ``batch`` (|V|,) (None: one graph) → (|V|, n)."""
+        if pos.dim() != 2 or pos.shape[-1] != self.n:
+            raise ValueError(f"pos must have shape (num_nodes, {self.n}), got {tuple(pos.shape)}")
+        return self._moved(pos, batch)[0]
+
     def _transformed(self, x) -> Tensor:
         if isinstance(x, Tensor):
             if x.shape[-1] != self.n:
@@ -150,12 +166,8 @@ class SymmetryAugmentation(nn.Module):
             if pos is None or pos.shape[-1] != self.n:
                 raise ValueError(f"graph input needs data.pos of shape (num_nodes, {self.n})")
             batch = getattr(x, "batch", None)
-            if batch is None:
-                batch = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
-            num_graphs = getattr(x, "num_graphs", None) or int(batch.max()) + 1
-            g, g_out_inv = self._draw(num_graphs, pos.device)
             x = copy.copy(x)
-            x.pos = self.action(g[batch], pos)
+            x.pos, g_out_inv = self._moved(pos, batch, getattr(x, "num_graphs", None))
             y = self.model(x)
         if g_out_inv is None:
             return y
@@ -188,9 +200,65 @@ class SymmetryAugmentation(nn.Module):
         )
 
 
+def bond_length_change(
+    pos: Tensor,
+    batch: Tensor | None,
+    transform: Callable[[Tensor, Tensor], Tensor],
+    *,
+    bond_cutoff: float = 1.6,
+    threshold: float = 0.05,
+) -> dict[str, float]:
+    r"""How far a transform of the positions stretches bonds: the relative change
+
+    .. math::
+        r_{ij} = \frac{|d'_{ij} - d_{ij}|}{d_{ij}}, \qquad d_{ij} = \|x_i - x_j\|,
+        \quad d'_{ij} = \|x'_i - x'_j\|,
+
+    over the bonded pairs i < j of each graph (d_ij < ``bond_cutoff``, in the units of ``pos``;
+    1.6 Å holds the covalent bonds of QM9's H, C, N, O, F). ``transform(pos, batch)`` gives x'
+    (|V|, n), e.g. :meth:`SymmetryAugmentation.transform_positions` (one g per graph, drawn as
+    in training). r = 0 for an isometry, |s − 1| for a scaling by s.
+
+    Shapes: ``pos`` (|V|, n), ``batch`` (|V|,) sorted (None: one graph). Returns ``n_graphs``,
+    ``n_bonds``, ``median``, ``p90``, ``max`` of r and ``fraction_above`` = share of r >
+    ``threshold``, with ``bond_cutoff`` and ``threshold``.
+    """
+    from ..nn.graphs import complete_graph_from_batch
+
+    if pos.dim() != 2:
+        raise ValueError(f"pos must have shape (num_nodes, n), got {tuple(pos.shape)}")
+    if batch is None:
+        batch = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
+    src, dst = complete_graph_from_batch(batch).to(pos.device)
+    d = (pos[src] - pos[dst]).norm(dim=-1)
+    bonded = (src < dst) & (d < bond_cutoff) & (d > 0)
+    if not bool(bonded.any()):
+        raise ValueError(f"no pair of atoms is closer than bond_cutoff = {bond_cutoff}")
+    moved = transform(pos, batch)
+    if moved.shape != pos.shape:
+        raise ValueError(
+            f"transform returned shape {tuple(moved.shape)}, pos is {tuple(pos.shape)}"
+        )
+    src, dst, d = src[bonded], dst[bonded], d[bonded].to(torch.float64)
+    d_moved = (moved[src] - moved[dst]).norm(dim=-1).to(torch.float64)
+    r = (d_moved - d).abs() / d
+    median, p90 = torch.quantile(r, r.new_tensor([0.5, 0.9])).tolist()
+    return {
+        "bond_cutoff": float(bond_cutoff),
+        "threshold": float(threshold),
+        "n_graphs": int(batch.max()) + 1 if batch.numel() else 0,
+        "n_bonds": int(r.numel()),
+        "median": median,
+        "p90": p90,
+        "max": float(r.max()),
+        "fraction_above": float((r > threshold).double().mean()),
+    }
+
+
 __all__ = [
     "DISTRIBUTIONS",
     "SymmetryAugmentation",
+    "bond_length_change",
     "group_elements",
     "normalize_generators",
     "sample_coefficients",

@@ -87,6 +87,8 @@ class Trainer:
         info: extra JSON-serialisable facts stored in ``metrics.json`` (model, symmetry, ...).
         extra_info: called each time ``metrics.json`` is written; the facts it returns join
             ``info`` (e.g. the current value of a learned metric).
+        eval_train: also evaluate the best-validation weights on the training data (in
+            evaluation mode: no dropout, no augmentation); ``metrics.json`` gets ``"train"``.
 
     :meth:`fit` resumes from ``out_dir/last.pt`` when it exists (``resume=True``).
     """
@@ -104,6 +106,7 @@ class Trainer:
         on_epoch_end: Callable[[int, dict], None] | None = None,
         info: dict | None = None,
         extra_info: Callable[[], dict] | None = None,
+        eval_train: bool = False,
     ):
         if isinstance(config, dict):
             config = TrainConfig(**config)
@@ -124,6 +127,10 @@ class Trainer:
         self.train_loader = self._loader(train_data, train=True)
         self.val_loader = None if val_data is None else self._loader(val_data, train=False)
         self.test_loader = None if test_data is None else self._loader(test_data, train=False)
+        # the training data in evaluation mode (no shuffling, no augmentation): for the
+        # best-validation weights' training error, which shows over- or underfitting
+        self.train_eval_loader = self._loader(train_data, train=False) if eval_train else None
+        self.train_metrics: dict | None = None
         self.history: list[dict] = []
         self.best: dict | None = None
         self._best_state: dict | None = None
@@ -291,6 +298,7 @@ class Trainer:
             "history": self.history,
             "best": self.best,
             "test": test,
+            **({"train": self.train_metrics} if self.train_metrics is not None else {}),
         }
 
     # -- training ---------------------------------------------------------------------------
@@ -429,11 +437,14 @@ class Trainer:
                 self.on_epoch_end(epoch + 1, record)
 
         test = None
-        if self.test_loader is not None:
+        if self.test_loader is not None or self.train_eval_loader is not None:
             final = copy.deepcopy(self.model.state_dict())
             if self._best_state is not None:
                 self.model.load_state_dict(self._best_state)
-            test = self.evaluate(self.test_loader)
+            if self.test_loader is not None:
+                test = self.evaluate(self.test_loader)
+            if self.train_eval_loader is not None:
+                self.train_metrics = self.evaluate(self.train_eval_loader)
             self.model.load_state_dict(final)
         self._write_metrics(test)
         ddp.barrier()

@@ -238,6 +238,17 @@ def test_regression_with_l1_fits_a_linear_map_and_reports_units():
     assert summary["best"]["monitor"] == "mae"
 
 
+def test_eval_train_scores_the_best_weights_on_the_training_data_without_dropout():
+    data = tensors(n=64)
+    cfg = TrainConfig(epochs=3, batch_size=16, lr=1e-2, progress=False)
+    summary = Trainer(mlp(), data, data, cfg, eval_train=True).fit()
+    # train data == val data: the train metrics are the best epoch's validation metrics, which
+    # are computed in eval mode (dropout 0.3 in training would change them)
+    assert summary["train"]["loss"] == pytest.approx(summary["best"]["val"]["loss"], rel=1e-6)
+    assert summary["train"]["accuracy"] == summary["best"]["val"]["accuracy"]
+    assert "train" not in Trainer(mlp(), data, data, cfg).fit()
+
+
 def test_a_plain_dataloader_is_used_as_given():
     data = tensors()
     loader = DataLoader(data, batch_size=6, shuffle=False)

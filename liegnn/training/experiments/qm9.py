@@ -123,6 +123,92 @@ def _on_positions(choice) -> Symmetry:
     return sym
 
 
+def augmentation_group(symmetry, *, affine: bool = False) -> Symmetry:
+    """The group ``train_qm9(symmetry, augment=True, affine=affine)`` draws g from, acting on
+    atom positions: se(3) on (x, y, z, 1) for ``euclidean`` with ``affine=True``, else so(3)
+    (``euclidean``) or the discovered basis (affine when 4 × 4)."""
+    sym = parse_symmetry(symmetry)
+    if sym.kind == "none":
+        raise ValueError("augment=True needs a symmetry to augment with")
+    if affine and sym.kind != "euclidean":
+        raise ValueError("affine=True (se(3) augmentation) needs symmetry euclidean")
+    if affine:
+        return Symmetry.known("se(3)", dtype=torch.float64)
+    return _on_positions(sym)
+
+
+def augmented_model(
+    model: nn.Module, group: Symmetry, options: dict | None = None
+) -> SymmetryAugmentation:
+    """f̃ = Eq. 11 augmentation of ``model`` by ``group`` (:func:`augmentation_group`) as
+    ``train_qm9`` trains it; an affine group's translations are removed by :class:`Recentre`.
+    ``options``: keyword arguments of :class:`SymmetryAugmentation` (``distribution``, ...)."""
+    on_affine = group.rep == "affine"
+    f = Recentre(model) if on_affine else model
+    return SymmetryAugmentation(f, group, affine=on_affine, **(options or {}))
+
+
+def augmentation_bond_lengths(
+    symmetry,
+    *,
+    affine: bool = False,
+    augment_options: dict | None = None,
+    source: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+    subset: int | None = None,
+    data_seed: int = 0,
+    molecules: int = 1000,
+    seed: int = 0,
+    bond_cutoff: float = 1.6,
+    threshold: float = 0.05,
+) -> dict:
+    """:func:`~liegnn.training.augmentation.bond_length_change` of the first ``molecules``
+    training molecules (``train_qm9``'s split for ``subset`` and ``data_seed``, centred as the
+    model sees them) under the g that ``train_qm9(symmetry, augment=True, affine=affine,
+    augment_options=augment_options)`` draws: how far its augmentation moves molecules off
+    their bond lengths (d < ``bond_cutoff`` Å). The draws are seeded by ``seed``; torch's global
+    random state is left as it was."""
+    from torch_geometric.data import Batch
+
+    from ...datasets.qm9 import QM9, qm9_split
+    from ...nn.graphs import MoleculeGraph
+    from ..augmentation import bond_length_change
+
+    group = augmentation_group(symmetry, affine=affine)
+    dataset = QM9(source, root=root, transform=MoleculeGraph(edges=False))
+    train = qm9_split(dataset, seed=data_seed, subset=subset)[0]
+    batch = Batch.from_data_list([train[i] for i in range(min(molecules, len(train)))])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        aug = augmented_model(nn.Identity(), group, augment_options)
+        return bond_length_change(
+            batch.pos,
+            batch.batch,
+            aug.transform_positions,
+            bond_cutoff=bond_cutoff,
+            threshold=threshold,
+        )
+
+
+def reference_network(model: str, in_scalars: int, hidden: int, n_layers: int) -> nn.Module:
+    """The E(3)-invariant reference networks of ``train_qm9`` (before :class:`TargetScale`):
+    ``"e3nn"``, the gate network with ``hidden`` scalar and ``hidden // 4`` vector channels, or
+    ``"schnet"``, PyG's SchNet with ``hidden`` channels and filters (50 Gaussians, 10 Å); both
+    with ``n_layers`` convolutions and a sum readout."""
+    if model == "e3nn":
+        from ...nn.e3nn_gate import E3nnGateNetwork
+
+        mul_vec = max(hidden // 4, 1)
+        return E3nnGateNetwork(
+            in_scalars, 1, mul=hidden, mul_vec=mul_vec, n_layers=n_layers, readout="sum"
+        )
+    if model == "schnet":
+        from ..schnet import SchNetRegressor
+
+        return SchNetRegressor(hidden, n_layers)
+    raise ValueError(f"reference model must be 'e3nn' or 'schnet', got {model!r}")
+
+
 def train_qm9(
     symmetry="euclidean",
     *,
@@ -159,9 +245,12 @@ def train_qm9(
     distribution exp(Σ w_i L_i), w ~ N(0, 1), at the found scale.
     ``model="mpnn"`` (with ``none`` or ``augment``): :class:`VectorMPNN`, message passing on
     the raw relative positions, instead of Deep Sets as the non-equivariant model.
-    ``model="e3nn"`` (with ``euclidean``): the E(3)-invariant
+    ``model="e3nn"`` or ``"schnet"`` (with ``euclidean``): an E(3)-invariant reference instead
+    of LieGNN (:func:`reference_network`): the
     :class:`~liegnn.nn.e3nn_gate.E3nnGateNetwork` (``hidden`` scalar and ``hidden // 4`` vector
-    channels, ``n_layers`` gate convolutions) instead of LieGNN.
+    channels, ``n_layers`` gate convolutions) or PyG's SchNet
+    (:class:`~liegnn.training.schnet.SchNetRegressor`: ``hidden`` channels, ``n_layers``
+    interaction blocks, on the atomic numbers ``z`` and the distances).
     ``overrides``: ``subset`` (training molecules), ``epochs``, ``hidden``, ...; ``seed`` seeds
     the weights and training, ``data_seed`` the split.
     """
@@ -174,12 +263,12 @@ def train_qm9(
     sym = parse_symmetry(symmetry)
     if sym.kind == "minkowski":
         raise ValueError("QM9 molecules live in Euclidean space: use none, euclidean or discovered")
-    if model not in ("auto", "e3nn", "mpnn"):
-        raise ValueError(f"model must be 'auto', 'e3nn' or 'mpnn', got {model!r}")
+    if model not in ("auto", "e3nn", "mpnn", "schnet"):
+        raise ValueError(f"model must be 'auto', 'e3nn', 'mpnn' or 'schnet', got {model!r}")
     if model == "mpnn" and not (sym.kind == "none" or augment):
         raise ValueError("model='mpnn' is the non-equivariant model: use none or augment=True")
-    if model == "e3nn" and (sym.kind != "euclidean" or augment):
-        raise ValueError("model='e3nn' is E(3)-equivariant: use it with euclidean, no augment")
+    if model in ("e3nn", "schnet") and (sym.kind != "euclidean" or augment):
+        raise ValueError(f"model={model!r} is E(3)-invariant: use it with euclidean, no augment")
     if augment_options and not augment:
         raise ValueError("augment_options need augment=True")
     if affine and not (augment and sym.kind == "euclidean"):
@@ -204,28 +293,16 @@ def train_qm9(
     plain = "VectorMPNN" if model == "mpnn" else "DeepSets"
     info: dict[str, Any] = {}
     if augment:
-        if sym.kind == "none":
-            raise ValueError("augment=True needs a symmetry to augment with")
-        if sym.kind == "euclidean" and affine:
-            L = Symmetry.known("se(3)", dtype=torch.float64)
-        else:
-            L = _on_positions(sym)
-        on_affine = L.rep == "affine"
-        f = Recentre(baseline()) if on_affine else baseline()
-        net = SymmetryAugmentation(f, L, affine=on_affine, **(augment_options or {}))
+        L = augmentation_group(sym, affine=affine)
+        net = augmented_model(baseline(), L, augment_options)
         info["model"] = f"{plain} + augmentation"
         info["augmentation_generators"] = L.generators.tolist()
         info["augment_options"] = dict(augment_options or {})
     elif sym.kind == "none":
         net, info["model"] = baseline(), plain
-    elif model == "e3nn":
-        from ...nn.e3nn_gate import E3nnGateNetwork
-
-        h = s["hidden"]
-        net = E3nnGateNetwork(
-            S, 1, mul=h, mul_vec=max(h // 4, 1), n_layers=s["n_layers"], readout="sum"
-        )
-        info["model"] = "e3nn gate network"
+    elif model in ("e3nn", "schnet"):
+        net = reference_network(model, S, s["hidden"], s["n_layers"])
+        info["model"] = "e3nn gate network" if model == "e3nn" else "SchNet (PyG)"
     else:
         if sym.kind == "euclidean":
             J = "euclidean"
@@ -276,5 +353,6 @@ def train_qm9(
         test_data=test,
         out_dir=out_dir(out, f"qm9-{target}{variant}", sym, seed, augment),
         info=info,
+        eval_train=True,
     )
     return trainer.fit(resume=resume)
