@@ -17,7 +17,12 @@ from .coefficients import (
     Uniform,
 )
 from .discrete import DiscreteResult, DiscreteSearch, select_discrete
-from .discriminators import DeepSetsDiscriminator, EmbeddingDiscriminator, MLPDiscriminator
+from .discriminators import (
+    DeepSetsDiscriminator,
+    EmbeddingDiscriminator,
+    MLPDiscriminator,
+    PairwiseDiscriminator,
+)
 from .evaluation import select_best
 from .generator import LieGenerator
 from .lie_gan import LieGAN
@@ -44,6 +49,7 @@ __all__ = [
     "ModelSettings",
     "Normal",
     "OptimSettings",
+    "PairwiseDiscriminator",
     "RunSettings",
     "SymmetryGAN",
     "Uniform",

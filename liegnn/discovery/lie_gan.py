@@ -27,12 +27,13 @@ from ._training import (
     progress_bar,
     seeded,
 )
-from .actions import Image, as_action
+from .actions import Affine, Image, as_action
 from .coefficients import CoefficientDistribution
 from .discriminators import (
     DeepSetsDiscriminator,
     EmbeddingDiscriminator,
     MLPDiscriminator,
+    PairwiseDiscriminator,
     flat_features,
 )
 from .evaluation import fooled, select_best, span_change, truth_metrics
@@ -177,23 +178,38 @@ class LieGAN:
                     hidden=hidden,
                     **fourier,
                 )
-            elif spec == "deepsets":
+            elif spec in ("deepsets", "pairwise"):
                 if data.x.ndim != 3:
-                    raise ValueError("the deepsets discriminator needs point clouds x (N, P, n)")
-                D = DeepSetsDiscriminator(
-                    flat_features(x0, 2).shape[-1],
+                    raise ValueError(f"the {spec} discriminator needs point clouds x (N, P, n)")
+                point_dim = flat_features(x0, 2).shape[-1]
+                sets = dict(
                     point_features=f_feat,
                     y_features=0 if labels else y_feat,
                     n_classes=int(data.y.max()) + 1 if labels else None,
                     hidden=min(hidden, 256),
                     **fourier,
                 )
+                if spec == "deepsets":
+                    D = DeepSetsDiscriminator(point_dim, **sets)
+                else:
+                    D = PairwiseDiscriminator(point_dim, spatial_dims=self._spatial_dims(), **sets)
             else:
                 raise ValueError(
-                    "discriminator must be 'auto', 'mlp', 'embedding', 'deepsets' or an nn.Module, "
-                    f"got {spec!r}"
+                    "discriminator must be 'auto', 'mlp', 'embedding', 'deepsets', 'pairwise' or "
+                    f"an nn.Module, got {spec!r}"
                 )
         return D.to(self.device)
+
+    def _spatial_dims(self) -> int | None:
+        """Coordinates the pairwise discriminator's distances use: the first n − 1 when the
+        generators act on homogeneous coordinates (x, 1) as n × n matrices (a mask whose last
+        row is zero, e.g. ``masks.affine(3)``, keeps the 1), else all of them."""
+        mask = self._generator_args.get("mask")
+        n = self._generator_args["n"]
+        if isinstance(self.action_x, Affine) or mask is None or not isinstance(mask, torch.Tensor):
+            return None
+        last_rows = mask.reshape(-1, n, n)[:, -1]
+        return n - 1 if n > 1 and not last_rows.any() else None
 
     def config(self) -> dict:
         """The settings that determine a run (JSON-serialisable; checked when resuming): the

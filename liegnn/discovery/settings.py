@@ -68,13 +68,18 @@ def _betas(name: str, v) -> tuple[float, float]:
     return b
 
 
+#: the built-in discriminators by name
+DISCRIMINATORS = ("auto", "mlp", "embedding", "deepsets", "pairwise")
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """The generator Φ and the discriminator D.
 
     Attributes:
         discriminator: "auto" (embedding for integer labels, DeepSets with ``point_mask``, else
-            MLP), "mlp", "embedding", "deepsets", or an ``nn.Module`` with
+            MLP), "mlp", "embedding", "deepsets", "pairwise" (DeepSets plus a term over the
+            distances of pairs of points), or an ``nn.Module`` with
             ``forward(x, y, point_mask=None, features=None) -> (N,)`` logits.
         hidden: hidden width of the built-in discriminators (paper: 512).
         fourier_features, fourier_scale: random Fourier features of the discriminator's input
@@ -99,10 +104,10 @@ class ModelSettings:
 
     def __post_init__(self):
         d = self.discriminator
-        if not isinstance(d, nn.Module) and d not in ("auto", "mlp", "embedding", "deepsets"):
+        if not isinstance(d, nn.Module) and d not in DISCRIMINATORS:
             raise ValueError(
-                "discriminator must be 'auto', 'mlp', 'embedding', 'deepsets' or an nn.Module, "
-                f"got {d!r}"
+                "discriminator must be 'auto', 'mlp', 'embedding', 'deepsets', 'pairwise' or an "
+                f"nn.Module, got {d!r}"
             )
         _positive_int("hidden", self.hidden)
         _positive_int("fourier_features", self.fourier_features, 0)
