@@ -114,6 +114,12 @@ def parse_args(argv=None):
     p.add_argument("--root", default=None, help="data cache (default: <out>/cache, clean)")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per row")
     p.add_argument(
+        "--train-jets",
+        default=None,
+        help="learning curve: comma-separated numbers of training jets (the first N of the "
+        "training split; same validation and test jets); default: the whole split",
+    )
+    p.add_argument(
         "--rows",
         default=None,
         help=f"rows to train, from {', '.join(ROWS)} (default: {DEFAULT_ROWS}, and paper "
@@ -155,6 +161,12 @@ def parse_args(argv=None):
         p.error(f"the paper row needs --paper-metric PATH ({PAPER_METRIC_SOURCE})")
     if a.root is None:
         a.root = str(Path(a.out) / "cache")
+    try:
+        a.train_jets = [None] if a.train_jets is None else [int(t) for t in a.train_jets.split(",")]
+    except ValueError:
+        p.error(f"--train-jets takes comma-separated integers, got {a.train_jets!r}")
+    if any(n is not None and n < 1 for n in a.train_jets):
+        p.error("--train-jets: numbers of jets must be positive")
     return a
 
 
@@ -276,11 +288,16 @@ def discover(a, out: Path, record: dict, results_path: Path, jets: dict) -> dict
 # -- training ---------------------------------------------------------------------------------
 def row_arguments(row: str, node_scalars: str, a, disc: dict | None) -> dict:
     """The :func:`train_toptag` / :func:`toptag_model` arguments of a row."""
+    from liegnn.metric import AUTO_SMALL
     from liegnn.training.symmetry import load_metric
 
     spec = dict(ROWS[row][1])
     kwargs = {"node_scalars": node_scalars}
-    if spec.get("symmetry") == "discovered":
+    if spec.get("symmetry") == "discovered" and disc["metric_residual"] > AUTO_SMALL:
+        # the found basis preserves no metric (LieGNN(symmetry) refuses it, naming the
+        # residual): these rows take the least-violating J the discovery reports, as a metric
+        kwargs["metric"] = torch.tensor(disc["metric"], dtype=torch.float64)
+    elif spec.get("symmetry") == "discovered":
         kwargs["symmetry"] = f"discovered:{disc['basis']}"
     elif "symmetry" in spec:
         kwargs["symmetry"] = spec["symmetry"]
@@ -330,8 +347,12 @@ def test_scores(run_dir: Path, kwargs: dict, a, settings: dict) -> tuple[np.ndar
     return np.concatenate(scores), np.concatenate(labels)
 
 
-def row_key(row: str, node_scalars: str) -> str:
-    return row + ("+jscalars" if node_scalars == "model" else "")
+def row_key(row: str, node_scalars: str, n_train: int | None = None) -> str:
+    return (
+        row
+        + ("+jscalars" if node_scalars == "model" else "")
+        + ("" if n_train is None else f"@{n_train}")
+    )
 
 
 def peer_widths(a, settings: dict) -> dict[str, int]:
@@ -361,7 +382,7 @@ def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: di
     kwargs = row_arguments(row, node_scalars, a, disc)
     # a run on another discovered basis or paper metric is not resumed: the folder names it
     digest = digests.get(row)
-    tag = row_key(row, node_scalars) + (f"-{digest}" if digest else "")
+    tag = row_key(row, node_scalars, settings["n_train"]) + (f"-{digest}" if digest else "")
     if "model" in kwargs:  # a peer: its width is part of the run
         tag += f"-h{settings['hidden']}"
     run_dir = out / "runs" / f"{tag}-seed{seed}"
@@ -375,7 +396,10 @@ def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: di
         device=a.device,
         progress=False,
         root=a.root,
-        **{k: settings[k] for k in ("n_jets", "epochs", "hidden", "n_layers", "batch_size")},
+        **{
+            k: settings[k]
+            for k in ("n_jets", "n_train", "epochs", "hidden", "n_layers", "batch_size")
+        },
         max_constituents=settings["max_constituents"],
         **kwargs,
     )
@@ -391,6 +415,7 @@ def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: di
         "row": row,
         "model": ROWS[row][0],
         "node_scalars": m.get("node_scalars", node_scalars),
+        "n_train_requested": settings["n_train"],
         "seed": seed,
         "accuracy": test["accuracy"],
         "auc": test["auc"],
@@ -404,6 +429,11 @@ def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: di
         "n_train": m["n_train"],
         "n_test": m["n_test"],
         "metric": m.get("metric"),
+        "metric_source": (
+            f"least-violating J of the discovered basis (residual {disc['metric_residual']:.3f})"
+            if row in ("discovered", "learnable") and "metric" in kwargs
+            else None
+        ),
         "metric_similarity_minkowski": m.get("metric_similarity_minkowski"),
         "metric_final": m.get("metric_final"),
         "metric_final_similarity_minkowski": m.get("metric_final_similarity_minkowski"),
@@ -430,9 +460,12 @@ def summarise(rows: list[dict]) -> dict:
 
 def _label(r: dict) -> str:
     """A row's name in the table: the model, and the node scalars of a LieGNN with its own J."""
+    name = r["model"]
     if r.get("row") in METRIC_ROWS:
-        return f"{r['model']}, ψ(m_{'J' if r['node_scalars'] == 'model' else 'η'})"
-    return r["model"]
+        name += f", ψ(m_{'J' if r['node_scalars'] == 'model' else 'η'})"
+    if r.get("n_train_requested") is not None:
+        name += f", {r['n_train_requested']} training jets"
+    return name
 
 
 def roc_figure(record: dict, out: Path) -> None:
@@ -540,17 +573,18 @@ def main(argv=None) -> dict:
     widths = peer_widths(a, settings)
     record["peer_widths"] = widths
     plan = [
-        (row, scalars)
+        (row, scalars, n)
+        for n in a.train_jets
         for row in a.rows
         for scalars in (a.node_scalars if row in METRIC_ROWS else ["eta"])
     ]
     for seed in range(a.seeds):  # seeds outer: an interrupted run has whole seeds
-        for row, scalars in plan:
-            key = f"train/{row_key(row, scalars)}/seed{seed}"
-            if key in record["rows"]:
+        for row, scalars, n in plan:
+            key = f"train/{row_key(row, scalars, n)}/seed{seed}"
+            if key in record["rows"] and "error" not in record["rows"][key]:
                 continue
             try:
-                row_settings = dict(settings, hidden=widths.get(row, settings["hidden"]))
+                row_settings = dict(settings, hidden=widths.get(row, settings["hidden"]), n_train=n)
                 r = train_row(row, scalars, seed, a, out, disc, row_settings, digests)
                 result = f"acc {r['accuracy']:.4f} AUC {r['auc']:.4f} ({r['time_s']:.0f} s)"
             except NoInvariantMetricError as err:  # the discovered basis: recorded, not fatal
@@ -561,17 +595,20 @@ def main(argv=None) -> dict:
             atomic_write_json(record, results_path)
             print(f"{_label(r):40s} seed {seed}: {result}", flush=True)
     table = {}
-    for row, scalars in plan:
+    for row, scalars, n in plan:
         rows = [
             r
             for r in trained_rows(record)
-            if r["row"] == row and (r["node_scalars"] == scalars or row not in METRIC_ROWS)
+            if r["row"] == row
+            and (r["node_scalars"] == scalars or row not in METRIC_ROWS)
+            and r.get("n_train_requested") == n
         ]
         if not rows:
             continue
         table[_label(rows[0])] = {
             "row": row,
             "node_scalars": rows[0]["node_scalars"],
+            "n_train": rows[0]["n_train"],
             "n_parameters": rows[0]["n_parameters"],
             "seeds": sorted(r["seed"] for r in rows),
             **summarise(rows),

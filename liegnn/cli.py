@@ -188,6 +188,7 @@ _TASK_OPTIONS = {
     "toptag": (
         "data",
         "n_jets",
+        "n_train",
         "max_constituents",
         "augment_scale",
         "metric",
@@ -201,7 +202,7 @@ _TASK_OPTIONS = {
 }
 _MODELS = {
     "toptag": ("auto", "liegnn", "pelican", "lgatr", "lloca"),
-    "qm9": ("auto", "e3nn", "mpnn"),
+    "qm9": ("auto", "e3nn", "mpnn", "schnet"),
     "nbody": ("auto", "mlp", "emlp"),
 }
 
@@ -279,6 +280,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "toptag": {
             "data": args.data,
             "n_jets": args.n_jets,
+            "n_train": args.n_train,
             "max_constituents": args.max_constituents,
             "augment_scale": args.augment_scale,
             "metric": metric,
@@ -666,6 +668,12 @@ def build_parser() -> argparse.ArgumentParser:
         "train/val/test) or one .h5 file (else: Pythia 8)",
     )
     g.add_argument("--n-jets", type=int, help="jets to generate (cpu preset: 2000)")
+    g.add_argument(
+        "--n-train",
+        type=int,
+        help="train on the first N training jets only; validation and test jets unchanged "
+        "(learning curves)",
+    )
     g.add_argument("--max-constituents", type=int, help="leading constituents kept per jet")
     g.add_argument(
         "--augment-scale",
@@ -714,8 +722,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="toptag: auto (by the symmetry: LorentzNet, EGNN, LieGNN(J), Deep Sets), liegnn, "
         "or a peer from the [peers] extra: pelican, lgatr, lloca; "
         "qm9: auto (LieGNN, or Deep Sets with --symmetry none or --augment), e3nn (E(3) "
-        "gate network, with euclidean) or mpnn (non-equivariant message passing, with none or "
-        "--augment); nbody: auto (EMLP with a symmetry, else MLP), emlp or mlp "
+        "gate network, with euclidean), schnet (PyG's SchNet, with euclidean) or mpnn "
+        "(non-equivariant message passing, with none or --augment); "
+        "nbody: auto (EMLP with a symmetry, else MLP), emlp or mlp "
         "(default: auto)",
     )
     g = p.add_argument_group("nbody")

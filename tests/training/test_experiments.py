@@ -250,7 +250,7 @@ def test_vector_mpnn_is_translation_but_not_rotation_invariant():
         (lambda: train_nbody("none", augment=True), "symmetry"),
         (lambda: train_toptag("none", augment=True, data="x.h5"), "augment"),
         (lambda: train_qm9("euclidean", target="energy"), "target"),
-        (lambda: train_qm9("euclidean", model="schnet"), "model"),
+        (lambda: train_qm9("euclidean", model="dimenet"), "model"),
         (lambda: train_qm9("euclidean", model="e3nn", augment=True), "e3nn"),
         (lambda: train_qm9("none", affine=True), "affine"),
         (lambda: train_qm9("euclidean", model="mpnn"), "mpnn"),
@@ -282,6 +282,19 @@ def test_toptag_splits_read_the_three_splits_of_an_npz_file(tmp_path, jets):
     assert train[0].x.shape[1] == 2 and train[0].pos.shape[1] == 4  # LorentzNet graphs
     full = toptag_splits(path, root=tmp_path / "cache", progress=False)
     assert [len(s) for s in full] == [30, 5, 5]
+
+
+def test_n_train_keeps_the_first_training_jets_and_the_same_val_and_test(tmp_path, jets):
+    full = toptag_splits(jets, root=tmp_path / "cache", progress=False)
+    part = toptag_splits(jets, root=tmp_path / "cache", progress=False, n_train=10)
+    assert len(part[0]) == 10 and list(part[0].indices) == list(full[0].indices[:10])
+    assert list(part[1].indices) == list(full[1].indices)  # a learning curve on one test set
+    assert list(part[2].indices) == list(full[2].indices)
+    assert torch.equal(part[0][3].pos, full[0][3].pos)
+    with pytest.raises(ValueError, match="exceeds"):
+        toptag_splits(jets, root=tmp_path / "cache", progress=False, n_train=10_000)
+    with pytest.raises(ValueError, match="positive"):
+        toptag_splits(jets, root=tmp_path / "cache", progress=False, n_train=0)
 
 
 def test_node_scalars_model_gives_the_bare_one_hot(tmp_path, jets):

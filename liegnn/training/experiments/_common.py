@@ -21,6 +21,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # n²), 4 × 32 instead of 6 × 72; ~10 s per epoch of 1600 jets on 2 busy CPU cores
         "cpu": dict(
             n_jets=2000,
+            n_train=None,  # None: the whole training split; N: its first N jets
             max_constituents=30,
             hidden=32,
             n_layers=4,
@@ -35,6 +36,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # AdamW lr 1e-3 wd 0.01, 35 epochs, global batch 128 (4 GPUs × 32), warm-up + cosine
         "full": dict(
             n_jets=None,
+            n_train=None,
             max_constituents=200,
             hidden=72,
             n_layers=6,

@@ -28,6 +28,7 @@ def toptag_splits(
     root: str | os.PathLike | None = None,
     progress: bool = True,
     node_scalars: str = "eta",
+    n_train: int | None = None,
 ):
     """Train / val / test jets as LorentzNet graphs (beams, ψ(mass) scalars, complete edges).
 
@@ -38,8 +39,23 @@ def toptag_splits(
     Pythia 8 + FastJet (cached; the ``[toptag]`` extra). ``seed`` seeds the generation and the
     split. ``node_scalars``: ``"eta"`` (x = onehot · ψ(m) with the Minkowski mass, the
     reference) or ``"model"`` (x = the bare one-hot; :class:`MassScalars` multiplies in ψ(m)
-    with the model's own J).
+    with the model's own J). ``n_train``: keep only the first ``n_train`` training jets, with
+    the validation and test jets unchanged (a learning curve on one test set).
     """
+    if n_train is not None and n_train < 1:
+        raise ValueError(f"n_train must be a positive number of jets, got {n_train}")
+    splits = _toptag_splits(data, n_jets, max_constituents, seed, root, progress, node_scalars)
+    if n_train is None:
+        return splits
+    train, val, test = splits
+    if n_train > len(train):
+        raise ValueError(f"n_train={n_train} exceeds the {len(train)} training jets")
+    if isinstance(train, torch.utils.data.Subset):
+        return torch.utils.data.Subset(train.dataset, train.indices[:n_train]), val, test
+    return torch.utils.data.Subset(train, range(n_train)), val, test
+
+
+def _toptag_splits(data, n_jets, max_constituents, seed, root, progress, node_scalars):
     from ...datasets.toptag import TopTagging, generated_toptag
     from ...datasets.toptag_files import NPZ_SPLITS, count_jets
     from ...nn.graphs import LorentzNetInputs
@@ -285,7 +301,8 @@ def train_toptag(
     ``augment=True`` trains the :class:`DeepSets` baseline with Eq. 11 augmentation by the
     symmetry's generators (so(1, 3), so(4) or the discovered basis), coefficients
     U[−augment_scale, augment_scale] per normalised channel (boost rapidities stay moderate).
-    ``overrides``: any preset key (``n_jets``, ``epochs``, ``lr``, ...) or TrainConfig field.
+    ``overrides``: any preset key (``n_jets``, ``n_train``, ``epochs``, ``lr``, ...) or
+    TrainConfig field; ``n_train`` trains on the first N training jets, same val / test jets.
     ``seed`` seeds the weights and training; ``data_seed`` the generated jets and the split.
     Returns the content of ``out/metrics.json`` (test accuracy, AUC, 1/ε_B at ε_S = 0.3, 0.5,
     ``n_parameters``, ``node_scalars``).
@@ -315,6 +332,7 @@ def train_toptag(
             root=root,
             progress=progress and ddp.context().is_main,
             node_scalars=node_scalars,
+            n_train=s["n_train"],
         )
     )
     seed_everything(seed)
