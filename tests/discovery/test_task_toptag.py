@@ -104,6 +104,27 @@ def test_traceless_removes_the_scaling_only():
     torch.testing.assert_close(toptag.traceless(L + 3 * torch.eye(4, dtype=L.dtype)), L)
 
 
+def test_select_by_metric_picks_the_span_that_preserves_a_metric_and_skips_collapsed_runs():
+    from liegnn.algebra.bases import scaling
+
+    g = torch.Generator().manual_seed(0)
+    L = torch.cat([lorentz(dtype=torch.float64), scaling(4, dtype=torch.float64)])
+    noise = torch.randn(7, 4, 4, generator=g, dtype=torch.float64)
+    hist = {"identity_reg": [0.7] * 3, "loss_d": [0.69] * 3}
+
+    def run(basis, history=hist):
+        return DiscoveryResult(basis, history=dict(history))
+
+    exact, noisy, worse = run(L), run(L + 0.05 * noise), run(L + 0.3 * noise)
+    assert toptag.select_by_metric([worse, noisy, exact]) is exact
+    assert toptag.select_by_metric([worse, noisy]) is noisy
+    flat = run(L, history={"identity_reg": [1.0] * 3, "loss_d": [0.69] * 3})  # g = I: dropped
+    assert toptag.select_by_metric([flat, noisy]) is noisy
+    assert toptag.TASKS["toptag"].select is toptag.select_by_metric
+    with pytest.raises(ValueError, match="at least one"):
+        toptag.select_by_metric([])
+
+
 def test_recipe_fits_seven_generators_on_the_task_data(jet_file):
     task = toptag.TASKS["toptag"]
     data = toptag.load(0, True)

@@ -349,7 +349,8 @@ def _run_locked(
                 progress=progress,
             )
         )
-    best = select_best(runs) if len(runs) > 1 else runs[0]
+    select = task.select or select_best
+    best = select(runs) if len(runs) > 1 else runs[0]
     chosen = int(best.config.get("seed", seed))
 
     best.save(out / "basis.pt")
@@ -395,6 +396,7 @@ def _run_locked(
         "quick": bool(quick),
         "seeds": [r["seed"] for r in per_run],
         "chosen_seed": chosen,
+        "selection": getattr(select, "__name__", repr(select)),
         "runs": per_run,
         "generators": best.generators,
         "canonical": best.canonical(sparsify=True) if bool(best.generators.any()) else None,

@@ -55,6 +55,10 @@ class DiscoveryTask:
         seeds: how many seeds the default run trains; ``select_best`` picks one (no truth used).
         check: optional ``check(result, data) -> dict`` of task-specific findings (e.g. that the
             exponentials are permutations, the metric's cosine with Minkowski).
+        select: ``select(results) -> result``, how the default run picks one of its seeds
+            without the truth; None: :func:`~liegnn.discovery.select_best` (the GAN's own
+            losses). A task whose consumer needs more (top tagging: a metric for LieGNN) may
+            judge the runs by that.
     """
 
     name: str
@@ -66,3 +70,4 @@ class DiscoveryTask:
     steps_per_epoch: int | None = None
     seeds: int = 1
     check: Callable[[Any, TaskData], dict] | None = None
+    select: Callable[[list], Any] | None = None

@@ -159,6 +159,27 @@ def check(result, data: TaskData) -> dict:
     return out
 
 
+def select_by_metric(results: list, *, last: int = 3, trivial: float = 0.99):
+    """The run whose span best preserves a metric: the smallest residual of
+    ``solve_metric`` on its basis without the scaling part (what LieGNN consumes), among the
+    runs that did not collapse to g = I (:func:`~liegnn.discovery.evaluation.collapsed`).
+
+    No truth is used. The GAN's own criterion (:func:`~liegnn.discovery.select_best`, the
+    discriminator loss nearest ln 2) ties on these runs (all within 1e-3) and falls back to the
+    smallest generators; the residual ranks them instead. Measured on three jet samples (the
+    task's 2000 jets, 2400 and 16000 training jets of ``bench_toptag``; 4 seeds each): the
+    lowest residual was the seed with the best cosine of J with η every time (0.999, 0.9986,
+    0.968), where ``select_best`` picked 0.999, 0.990 and 0.968.
+    """
+    from ..evaluation import collapsed
+
+    if not results:
+        raise ValueError("select_by_metric needs at least one result")
+    useful = [r for r in results if not collapsed(r, last=last, trivial=trivial)] or list(results)
+    residual = {id(r): _metric(traceless(r.generators.to(torch.float64))).residual for r in useful}
+    return min(useful, key=lambda r: residual[id(r)])
+
+
 TASKS = {
     "toptag": DiscoveryTask(
         name="toptag",
@@ -170,5 +191,6 @@ TASKS = {
         steps_per_epoch=50,
         seeds=4,
         check=check,
+        select=select_by_metric,
     )
 }
