@@ -146,6 +146,12 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=None, help="(preset: 32 / 128)")
     p.add_argument("--discovery-seeds", type=int, default=None, help="(task default: 4)")
     p.add_argument("--discovery-epochs", type=int, default=None, help="(task default: 60)")
+    p.add_argument(
+        "--discovery-jets",
+        type=int,
+        default=None,
+        help="discover on the first N training jets only (default: all of them)",
+    )
     p.add_argument("--workers", type=int, default=1, help="discovery seeds trained at once")
     p.add_argument("--full", action="store_true", help="paper scale: preset full, all jets")
     p.add_argument("--threads", type=int, default=1)
@@ -220,6 +226,10 @@ def jets_and_split(a):
     y = jets.labels
     if hasattr(train, "indices"):
         x, y = x[train.indices], y[train.indices]
+    if a.discovery_jets is not None:
+        if not 0 < a.discovery_jets <= len(y):
+            raise ValueError(f"--discovery-jets must be in [1, {len(y)}], got {a.discovery_jets}")
+        x, y = x[: a.discovery_jets], y[: a.discovery_jets]
     return x, y, time.perf_counter() - t0
 
 
@@ -251,6 +261,7 @@ def discover(a, out: Path, record: dict, results_path: Path, jets: dict) -> dict
             "data_seed": a.data_seed,
             "full": a.full,
             "jets": jets.get("content_sha1"),
+            **({"discovery_jets": a.discovery_jets} if a.discovery_jets is not None else {}),
         },
         workers=a.workers,
         device=a.device,
