@@ -99,8 +99,14 @@ CONFIGS = {
 def discover(cfg: dict, out: Path, args: argparse.Namespace) -> dict:
     """The qm9 discovery task through ``run_task`` (reused while its settings are the same)."""
     from liegnn.discovery.tasks import discovery_task
+    from liegnn.discovery.tasks.qm9 import qm9_task
 
-    task = discovery_task("qm9")
+    # the registered task (pairwise discriminator), or the earlier DeepSets recipe
+    task = (
+        discovery_task("qm9")
+        if args.discriminator == "pairwise"
+        else qm9_task(discriminator=args.discriminator)
+    )
     if "steps_per_epoch" in cfg:
         task = replace(task, steps_per_epoch=cfg["steps_per_epoch"])
     found = _common.discover(
@@ -248,6 +254,13 @@ def main(argv=None) -> int:
     p.add_argument("--full", action="store_true", help="the paper's scale (GPU; not a CPU job)")
     p.add_argument("--targets", nargs="+", default=["homo", "lumo"])
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
+    p.add_argument(
+        "--discriminator",
+        choices=["pairwise", "deepsets"],
+        default="pairwise",
+        help="discovery's discriminator: pairwise (the qm9 task's) or deepsets (the earlier "
+        "recipe, which finds a stretched so(3))",
+    )
     p.add_argument(
         "--baseline",
         choices=["deepsets", "mpnn"],
