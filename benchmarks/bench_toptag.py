@@ -513,6 +513,43 @@ def roc_figure(record: dict, out: Path) -> None:
     plt.close(fig)
 
 
+def curve_figure(record: dict, out: Path) -> bool:
+    """``learning_curve.png``: test accuracy and AUC (mean ± std over seeds) against the number
+    of training jets, one line per row trained at two or more ``--train-jets``; False if none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points: dict[str, dict[int, list[dict]]] = {}
+    for r in trained_rows(record):
+        n = r.get("n_train_requested")
+        if n is not None:
+            name = _label({**r, "n_train_requested": None})
+            points.setdefault(name, {}).setdefault(n, []).append(r)
+    points = {k: v for k, v in points.items() if len(v) > 1}
+    if not points:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for k, (name, by_n) in enumerate(points.items()):
+        ns = sorted(by_n)
+        for ax, key in zip(axes, ("accuracy", "auc"), strict=True):
+            v = [np.array([r[key] for r in by_n[n]]) for n in ns]
+            mean = [x.mean() for x in v]
+            std = [x.std(ddof=1) if len(x) > 1 else 0.0 for x in v]
+            ax.errorbar(ns, mean, yerr=std, marker="o", capsize=3, color=f"C{k}", label=name)
+    for ax, key in zip(axes, ("test accuracy", "test AUC"), strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("training jets")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "learning_curve.png", dpi=120)
+    plt.close(fig)
+    return True
+
+
 def main(argv=None) -> dict:
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -628,6 +665,7 @@ def main(argv=None) -> dict:
     record["wall_time_s_this_call"] = time.perf_counter() - t_start
     atomic_write_json(record, results_path)
     roc_figure(record, out)
+    curve_figure(record, out)
 
     def pm(s, digits):
         if s["mean"] is None:
