@@ -639,6 +639,10 @@ def main(argv=None) -> dict:
                 r = {"row": row, "model": ROWS[row][0], "node_scalars": scalars, "seed": seed}
                 r.update(error=str(err), digest=digests.get(row))
                 result = f"no LieGNN: {err}"
+            except FloatingPointError as err:  # a diverged run: recorded, the others go on
+                r = {"row": row, "model": ROWS[row][0], "node_scalars": scalars, "seed": seed}
+                r.update(error=str(err), digest=digests.get(row), n_train_requested=n)
+                result = f"diverged: {err}"
             record["rows"][key] = r
             atomic_write_json(record, results_path)
             print(f"{_label(r):40s} seed {seed}: {result}", flush=True)

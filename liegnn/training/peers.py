@@ -215,6 +215,8 @@ class LLoCaTagger(nn.Module):
         out_dim: logits per jet. (default: ``2``)
         dropout: dropout in the backbone and the head. (default: ``0.2``)
         units: the 4-momenta enter in units of this many GeV. (default: ``20.0``)
+        mass_reg: m_ε of LLoCa's mass regularisation of the Frames-Net's input (in those
+            units; None: off). (default: ``5e-3``)
     """
 
     def __init__(
@@ -225,6 +227,7 @@ class LLoCaTagger(nn.Module):
         out_dim: int = 2,
         dropout: float = 0.2,
         units: float = 20.0,
+        mass_reg: float | None = 5e-3,
     ):
         super().__init__()
         lloca = require("lloca", EXTRA)
@@ -235,7 +238,10 @@ class LLoCaTagger(nn.Module):
         vectors = partial(
             MLPVectors, num_scalars=in_scalars, hidden_channels=hidden, num_layers_mlp=2
         )
-        self.frames_net = lloca.LearnedPDFrames(equivectors=vectors)
+        # LLoCa's own remedy for (nearly) massless constituents, whose zero-norm momenta make
+        # the frames unstable: E ↦ √(|p|² + m_ε²) where ⟨p, p⟩ < m_ε², m_ε = 5e-3 (the value
+        # its documentation gives for tagging); without it training diverged (NaN, epoch 3)
+        self.frames_net = lloca.LearnedPDFrames(equivectors=vectors, mass_reg=mass_reg)
         self.to_local = lloca.TensorRepsTransform(lloca.TensorReps("1x1n"))
         n_vectors = max(1, hidden // 8)
         reps = f"{max(1, hidden - 4 * n_vectors)}x0n+{n_vectors}x1n"
@@ -275,12 +281,14 @@ def peer_model(
     n_layers: int = 6,
     out_dim: int = 2,
     dropout: float = 0.2,
+    **options,
 ) -> nn.Module:
     """The peer tagger ``name`` (``"pelican"``, ``"lgatr"`` or ``"lloca"``) at the given width
-    and depth; ImportError naming ``liegnn[peers]`` when its package is missing."""
+    and depth; ``options``: the peer's own keyword arguments (e.g. LLoCa's ``mass_reg``).
+    ImportError naming ``liegnn[peers]`` when its package is missing."""
     if name not in _CLASSES:
         raise ValueError(f"unknown peer model {name!r}; use one of {tuple(_CLASSES)}")
-    return _CLASSES[name](in_scalars, hidden, n_layers, out_dim, dropout)
+    return _CLASSES[name](in_scalars, hidden, n_layers, out_dim, dropout, **options)
 
 
 def hidden_for_budget(
