@@ -83,7 +83,9 @@ ROWS = {
     "identity": ("EGNN (J = I)", {"symmetry": "euclidean"}),
     "pelican": ("PELICAN", {"model": "pelican"}),
     "lgatr": ("L-GATr", {"model": "lgatr"}),
-    "lloca": ("LLoCa", {"model": "lloca"}),
+    # LLoCa's loss blew up (NaN in epoch 1, mass regularisation on) without clipping; with
+    # the gradient norm clipped at 1 it trains (one loss spike, then recovers)
+    "lloca": ("LLoCa", {"model": "lloca", "training": {"grad_clip": 1.0}}),
 }
 #: rows whose model is a LieGNN with a J of its own: they take --node-scalars
 METRIC_ROWS = ("discovered", "learnable", "paper", "identity")
@@ -321,6 +323,11 @@ def row_arguments(row: str, node_scalars: str, a, disc: dict | None) -> dict:
     return kwargs
 
 
+def training_options(row: str) -> dict:
+    """A row's own :class:`TrainConfig` settings (none but LLoCa's gradient clipping)."""
+    return dict(ROWS[row][1].get("training", {}))
+
+
 def test_scores(run_dir: Path, kwargs: dict, a, settings: dict) -> tuple[np.ndarray, np.ndarray]:
     """Signal scores and labels of the test jets from the best-validation weights."""
     from torch_geometric.loader import DataLoader
@@ -413,6 +420,7 @@ def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: di
         },
         max_constituents=settings["max_constituents"],
         **kwargs,
+        **training_options(row),
     )
     train_time = time.perf_counter() - t0
     scores, labels = test_scores(run_dir, kwargs, a, settings)
@@ -449,6 +457,7 @@ def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: di
         "metric_final": m.get("metric_final"),
         "metric_final_similarity_minkowski": m.get("metric_final_similarity_minkowski"),
         "time_s": train_time,
+        "training_options": training_options(row),
         "run_dir": str(run_dir),
         "digest": digest,
     }
