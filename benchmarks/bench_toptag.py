@@ -547,8 +547,11 @@ def curve_figure(record: dict, out: Path) -> bool:
             mean = [x.mean() for x in v]
             std = [x.std(ddof=1) if len(x) > 1 else 0.0 for x in v]
             ax.errorbar(ns, mean, yerr=std, marker="o", capsize=3, color=f"C{k}", label=name)
+    ticks = sorted({n for by_n in points.values() for n in by_n})
     for ax, key in zip(axes, ("test accuracy", "test AUC"), strict=True):
         ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{n:,}" for n in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("training jets")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
