@@ -236,8 +236,9 @@ class PairwiseDiscriminator(DeepSetsDiscriminator):
     marginals agree; this one can.
 
     Args:
-        point_dim, point_features, y_features, n_classes, hidden, negative_slope,
-            embedding_dim, fourier_features, fourier_scale: as :class:`DeepSetsDiscriminator`.
+        point_dim: as :class:`DeepSetsDiscriminator`, like ``point_features``, ``y_features``,
+            ``n_classes``, ``hidden``, ``negative_slope``, ``embedding_dim``,
+            ``fourier_features`` and ``fourier_scale``.
         spatial_dims: how many leading coordinates the distances use (None: all of them).
         distance_features: number K of Gaussians of the distance. (default: ``16``)
         distance_max: the last Gaussian's centre, in the data's units. (default: ``5.0``)
