@@ -272,6 +272,12 @@ def main(argv=None) -> int:
     p.add_argument("--hidden", type=int, help="width of the rows' non-equivariant model")
     p.add_argument("--n-layers", type=int, help="layers of the rows' non-equivariant model")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--train-seed",
+        type=int,
+        default=None,
+        help="seed of the trainings (default: --seed, which also seeds the discovery)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--workers", type=int, default=1, help="discovery seeds trained at once")
     p.add_argument(
@@ -356,7 +362,8 @@ def main(argv=None) -> int:
     for target in args.targets:
         for row in args.rows:
             kw = row_arguments(row, d["basis"], cfg, args.baseline)
-            settings = dict(kw, **cfg["train"], target=target, seed=args.seed)
+            train_seed = args.seed if args.train_seed is None else args.train_seed
+            settings = dict(kw, **cfg["train"], target=target, seed=train_seed)
             # a row trained on the discovered basis is keyed on its values too
             basis = d["basis_digest"] if str(kw["symmetry"]).startswith("discovered:") else None
             key = _common.digest([settings, basis])
@@ -370,7 +377,7 @@ def main(argv=None) -> int:
                 **kw,
                 **cfg["train"],
                 target=target,
-                seed=args.seed,
+                seed=train_seed,
                 device=args.device,
                 root=args.root,
                 out=out / "runs" / f"{name.replace('/', '-').replace('@', '-')}-{key}",
