@@ -1,11 +1,14 @@
 """QM9, Table 5 of the LieGAN paper: discover se(3), then augment a non-equivariant model with it.
 
 1. The ``qm9`` discovery task through :func:`liegnn.discovery.tasks.run_task` (its recipe: QM9
-   atoms in affine coordinates (x, y, z, 1), 6 channels, affine mask, DeepSets discriminator;
-   its seeds, ``select_best``): the found basis, its subspace similarity with se(3) and its
-   rotation / translation parts (the task's check). Files in ``<out>/discovery/``.
+   atoms in affine coordinates (x, y, z, 1), 6 channels, affine mask, a discriminator that
+   reads the atoms and the distances of atom pairs; its seeds, ``select_best``): the found
+   basis, its subspace similarity with se(3) and its rotation / translation parts (the task's
+   check). Files in ``<out>/discovery/``. ``--discriminator deepsets``: the earlier recipe
+   (single atoms only), which finds a stretched so(3).
 2. HOMO and LUMO regression (L1; MAE in meV on the held-out split), same molecules and budget:
-   - ``none``: Deep Sets on centred coordinates (the non-equivariant model, ``train_qm9("none")``);
+   - ``none``: Deep Sets on centred coordinates (the non-equivariant model, ``train_qm9("none")``;
+     ``--baseline mpnn``: VectorMPNN, message passing on the raw relative vectors);
    - ``liegan``: the same trained with Eq. 11 augmentation by the discovered basis, g drawn from
      LieGAN's own distribution exp(Σ w_i L_i), w ~ N(0, 1), at the found scale;
    - ``se3``: the same augmented by the true se(3) (rotations uniform, w ~ U[−π, π] per unit
