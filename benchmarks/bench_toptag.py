@@ -33,6 +33,12 @@ Steps (each cached, so a rerun skips what is finished):
    accuracy, AUC, 1/ε_B at ε_S = 0.3 and 0.5 (mean ± std over seeds), parameter count, node
    scalars, and the ROC curves (``roc.png``) from the best-validation weights.
 
+``--train-jets 1000,3000`` trains each row on the first N training jets too (the same
+validation and test jets: a learning curve, ``learning_curve.png``); ``--discovery-jets N``
+discovers on the first N training jets only. A row whose training diverges is recorded with
+its error and the others go on. ``benchmarks/toptag_device.sh`` runs all of it at device scale
+in resumable calls.
+
 Writes ``results.json`` (atomic, after every row) and ``roc.png`` under ``--out``, and the
 discovery (``basis.pt``, its heatmap ``generators.png``, ``summary.json``) under
 ``--out``/discovery. A rerun reuses the discovery while its settings and jets are the same and
