@@ -273,6 +273,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "weight_decay": args.weight_decay,
         "warmup_epochs": args.warmup_epochs,
         "grad_clip": args.grad_clip,
+        "hidden": args.hidden,
+        "n_layers": args.n_layers,
     }
     if args.deterministic:
         optional["deterministic"] = True
@@ -660,6 +662,17 @@ def build_parser() -> argparse.ArgumentParser:
         f"({preset_default('warmup_epochs')})",
     )
     p.add_argument("--grad-clip", type=float, help="clip the gradient norm (default: no clip)")
+    p.add_argument(
+        "--hidden",
+        type=int,
+        help="width of the model: channels of LieGNN, EMLP, the baselines and the peers "
+        f"({preset_default('hidden')})",
+    )
+    p.add_argument(
+        "--n-layers",
+        type=int,
+        help=f"message-passing blocks or hidden layers ({preset_default('n_layers')})",
+    )
     p.add_argument("--deterministic", action="store_true", help="deterministic CUDA kernels")
     g = p.add_argument_group("toptag")
     g.add_argument(

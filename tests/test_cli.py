@@ -86,6 +86,19 @@ def test_train_nbody_writes_metrics_and_resumes(tmp_path, capsys):
     assert json.loads((out / "metrics.json").read_text())["test"] == metrics["test"]
 
 
+def test_train_hidden_and_n_layers_set_the_model_size(tmp_path):
+    from liegnn.training.baselines import MLP
+
+    out = tmp_path / "run"
+    args = ["train", "nbody", "--epochs", "1", "--n-trajectories", "40", "--model", "mlp"]
+    args += ["--hidden", "8", "--n-layers", "1", "--out", str(out), "--no-progress"]
+    assert main(args + ["--root", str(tmp_path / "cache")]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    # 5 past and 5 future steps of the 2-body state (positions and momenta in 2D, n = 8)
+    expected = sum(p.numel() for p in MLP((5, 8), (5, 8), 8, 1).parameters())
+    assert metrics["n_parameters"] == expected
+
+
 def test_discover_help_lists_every_task(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["discover", "--help"])
@@ -331,7 +344,8 @@ def test_train_help_explains_presets_schedule_targets_and_models(capsys):
         main(["train", "--help"])
     assert exit_info.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
-    for option in ("--preset", "--epochs", "--lr", "--batch-size", "--target", "--model"):
+    options = ("--preset", "--epochs", "--lr", "--batch-size", "--target", "--model")
+    for option in options + ("--hidden", "--n-layers"):
         assert option in out
     assert "cpu: minutes on a laptop; full: the published scale" in out
     assert "passes over the training set (toptag 10 | 35; qm9 30 | 1000; nbody 100 | 5000)" in out
