@@ -10,8 +10,9 @@ Steps (each cached, so a rerun skips what is finished):
    L-GATr ``.npz``). ``results.json`` records the jets' content digest, the generator versions
    and every setting;
 2. discovery (only when a row needs it, or ``--discovery-only``): the ``toptag`` task through
-   :func:`liegnn.discovery.tasks.run_task` (its recipe, 7 channels, its seeds or
-   ``--discovery-seeds``, ``select_best``, its check) on the two leading constituents of the
+   :func:`liegnn.discovery.tasks.run_task` (its recipe, 7 channels, 16 steps per epoch on any
+   number of jets, its seeds or ``--discovery-seeds``, the seed of the smallest metric residual,
+   its check) on the two leading constituents of the
    *training* jets → subspace similarity with so(1, 3) (per seed too), the share of the scaling,
    J = ``solve_metric`` of the basis without its scaling part and its cosine with Minkowski;
 3. training, rows chosen with ``--rows`` (same jets, split, preset and budget; ``--seeds``
