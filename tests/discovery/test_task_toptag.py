@@ -155,7 +155,8 @@ def test_quick_load_generates_balanced_pythia_jets(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_toptag_task_on_generated_jets_finds_lorentz_and_minkowski(tmp_path, monkeypatch):
     """docs/results.md §4: ``liegnn discover toptag`` on its 2000 generated jets (Pythia 8 +
-    FastJet, generation seed 0; 4 seeds × 60 × 16 steps, the run select_best picks) contains
+    FastJet, generation seed 0; 4 seeds × 60 × 16 steps, the run of the smallest metric
+    residual) contains
     so(1, 3) at subspace similarity ≥ 0.959 and its metric has cosine ≥ 0.998 with η. Measured
     2026-11-29: 0.956 / 0.876 / 0.9595 / 0.948 for seeds 0–3, seed 2 picked, cosine 0.9990 (J = I:
     0.497). Generating the jets is most of the time (2 worker processes)."""
