@@ -217,6 +217,12 @@ class LLoCaTagger(nn.Module):
         units: the 4-momenta enter in units of this many GeV. (default: ``20.0``)
         mass_reg: m_ε of LLoCa's mass regularisation of the Frames-Net's input (in those
             units; None: off). (default: ``5e-3``)
+        momentum_float64: compute the 4-momenta, the Frames-Net's vectors and the frames in
+            float64, then cast the local inputs and the frames to the model's dtype, as LLoCa's
+            own tagging runs do (``momentum_float64``). In float32, m_ε² = 2.5e-5 is below the
+            resolution of E² for a constituent of a few hundred GeV, so the regularisation is
+            lost; two near-collinear energetic constituents then give a light-like Frames-Net
+            vector whose norm rounds to zero and a NaN gradient. (default: ``True``)
     """
 
     def __init__(
@@ -228,6 +234,7 @@ class LLoCaTagger(nn.Module):
         dropout: float = 0.2,
         units: float = 20.0,
         mass_reg: float | None = 5e-3,
+        momentum_float64: bool = True,
     ):
         super().__init__()
         lloca = require("lloca", EXTRA)
@@ -235,6 +242,7 @@ class LLoCaTagger(nn.Module):
         from lloca.equivectors import MLPVectors
 
         self.units = units
+        self.momentum_float64 = momentum_float64
         vectors = partial(
             MLPVectors, num_scalars=in_scalars, hidden_channels=hidden, num_layers_mlp=2
         )
@@ -258,13 +266,14 @@ class LLoCaTagger(nn.Module):
 
     def forward(self, data) -> Tensor:
         x, pos, batch, ptr, num_graphs = _graph_inputs(data)
-        momenta = pos / self.units
+        momenta = (pos.double() if self.momentum_float64 else pos) / self.units
         vectors = self.frames_net.equivectors
         if not bool(vectors.block.edge_inited):  # LLoCa standardises its edge inputs once
             vectors.init_standardization(momenta, ptr=ptr)
         frames = self.frames_net(momenta, scalars=x, ptr=ptr)
         local = self.to_local(momenta, frames)
-        h = torch.cat([x, psi(local)], -1)
+        h = torch.cat([x, psi(local).to(x.dtype)], -1)
+        frames.to(dtype=x.dtype)
         edges = _complete_edges(ptr, self_loops=False)
         h = self.backbone(h, frames, edges, batch=batch)
         return self.head(_mean_pool(h, batch, num_graphs))

@@ -106,6 +106,37 @@ def test_lloca_mass_regularisation_is_the_only_break_of_exact_invariance():
     assert 1e-9 < changes[5e-3] <= 1e-6
 
 
+def test_lloca_keeps_its_mass_regulariser_on_energetic_constituents_in_float64():
+    """With float32 jets and model, the Frames-Net's regularised inputs still have
+    ⟨p', p'⟩ ≥ m_ε² (``momentum_float64``, LLoCa's own setting). In float32, m_ε² = 2.5e-5 is
+    below the resolution of E² for a constituent of a few hundred GeV (units of 20 GeV: E² up
+    to 2000), so ⟨p', p'⟩ is rounding noise (measured 1.5e-5 to 2e-4 here): the guarantee
+    fails, which is what made a training seed diverge (NaN) at 3000 jets."""
+    from liegnn.training.peers import LLoCaTagger
+
+    if not INSTALLED["lloca"]:
+        pytest.skip("lloca is not installed (pip install 'liegnn[peers]')")
+    batch = _jets()
+    direction = torch.tensor([0.277, 0.068, -0.958])
+    p3 = 900.0 * direction / direction.norm()
+    batch.pos[-1] = torch.cat([p3.norm().reshape(1), p3])  # a massless 900 GeV constituent
+    m_eps = 5e-3
+    squared_masses = {}
+    for f64 in (True, False):
+        torch.manual_seed(0)
+        model = LLoCaTagger(**SMALL, mass_reg=m_eps, momentum_float64=f64)
+        seen = []
+        model.frames_net.equivectors.register_forward_pre_hook(
+            lambda _m, args: seen.append(args[0].detach().double())
+        )
+        logits = model(batch)
+        assert logits.dtype == torch.float32 and torch.isfinite(logits).all()
+        p = seen[0]
+        squared_masses[f64] = p[:, 0] ** 2 - (p[:, 1:] ** 2).sum(-1)
+    assert squared_masses[True].min() >= m_eps**2 * (1 - 1e-6)
+    assert squared_masses[False].min() < m_eps**2 * (1 - 1e-3)
+
+
 @pytest.mark.parametrize("name", sorted(PEERS))
 def test_a_missing_package_names_the_extra(name, monkeypatch):
     monkeypatch.setitem(sys.modules, PEERS[name], None)  # import fails as if not installed
