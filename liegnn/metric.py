@@ -34,6 +34,7 @@ __all__ = [
     "invariant_forms",
     "metric_residual",
     "metric_similarity",
+    "project_metric",
     "solve_metric",
 ]
 
@@ -313,6 +314,36 @@ def metric_similarity(J, reference) -> float:
     if den == 0:
         raise ValueError("metric_similarity is undefined for a zero matrix")
     return float((J.conj() * R).sum().abs() / den)
+
+
+def project_metric(
+    J, generators, discrete_generators=None, *, tol: float | Literal["auto"] = "auto"
+) -> torch.Tensor:
+    """The part of J invariant under a known group: P(J) = Σ_k ⟨G_k, J⟩_F G_k.
+
+    G_k are the Frobenius-orthonormal invariant forms of :func:`invariant_forms` (with its
+    ``tol``), so P is the orthogonal projection onto them. For a compact group (orthogonal
+    ρ(g)), P(J) is the Haar average ∫ ρ(g)ᵀ J ρ(g) dg: e.g. on (t, x, y, z), the rotations about
+    the beam axis z average J_xx with J_yy and remove J's x–y, t–x, t–y, x–z and y–z entries.
+    Use it to impose a symmetry known a priori on a discovered metric. Real J and generators;
+    returned in J's floating dtype. :class:`NoInvariantMetricError` if they preserve no form.
+    """
+    J = as_tensor(J, name="J")
+    L = as_generators(generators)
+    if J.ndim != 2 or J.shape != L.shape[-2:]:
+        raise ValueError(f"J has shape {tuple(J.shape)} but the generators are {tuple(L.shape)}")
+    if J.is_complex() or L.is_complex():
+        raise ValueError("project_metric takes real J and generators")
+    found = invariant_forms(L, discrete_generators, tol=tol)
+    if found.nullity == 0:
+        raise NoInvariantMetricError(
+            "the generators preserve no symmetric form (smallest relative residual "
+            f"{float(found.singular_values[0]):.3g}): there is nothing to project J onto"
+        )
+    G = found.forms[: found.nullity]
+    J64 = (J.to(torch.float64) + J.to(torch.float64).T) / 2
+    P = torch.einsum("k,kij->ij", torch.einsum("kij,ij->k", G, J64), G)
+    return P.to(J.dtype if J.is_floating_point() else torch.get_default_dtype())
 
 
 def _gradient_metric(L, *, steps: int, lr: float, push: float, seed: int) -> torch.Tensor:

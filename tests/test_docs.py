@@ -39,3 +39,20 @@ def test_symmetry_page_snippet_runs():
     y, x, J = scope["y"], scope["x"], scope["J"]
     norm = lambda v: ((v @ J) * v).sum(-1)
     assert (norm(y) - norm(x)).abs().max() < 1e-8 * norm(x).abs().max()
+
+
+def test_metric_page_projection_snippet_prints_what_the_page_shows(capsys):
+    import torch
+
+    heading = "## Imposing a symmetry known a priori"
+    page = ROOT / "docs" / "metric.md"
+    code = _snippet(page, heading)
+    text = page.read_text()
+    start = text.index("```\n", text.index(code) + len(code) + 3) + len("```\n")
+    shown = text[start : text.index("```", start)].strip()
+    torch.set_printoptions(precision=4, sci_mode=False)
+    try:
+        exec(compile("import torch\n" + code, "docs/metric.md", "exec"), {})
+    finally:
+        torch.set_printoptions(profile="default")
+    assert capsys.readouterr().out.strip() == shown

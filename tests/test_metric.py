@@ -1,3 +1,4 @@
+import math
 import warnings
 
 import numpy as np
@@ -22,6 +23,7 @@ from liegnn.metric import (
     NoInvariantMetricWarning,
     metric_residual,
     metric_similarity,
+    project_metric,
     solve_metric,
 )
 
@@ -279,3 +281,45 @@ def test_solve_metric_of_a_symmetry_uses_its_discrete_part():
     assert len(info.metrics) == 1  # only a = b survives the swap
     J = info.metrics[0]
     assert torch.allclose(swap.T.to(J.dtype) @ J @ swap.to(J.dtype), J, atol=1e-10)
+
+
+def _beam_rotation() -> torch.Tensor:
+    """The generator of rotations about z on (t, x, y, z)."""
+    L = torch.zeros(1, 4, 4, dtype=F64)
+    L[0, 1, 2], L[0, 2, 1] = -1.0, 1.0
+    return L
+
+
+def test_projecting_onto_a_compact_group_is_its_haar_average():
+    """For rotations about the beam axis, P(J) equals the average of R_φᵀ J R_φ over 12 equally
+    spaced angles (exact for the degree-2 trigonometric polynomials in φ that occur)."""
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(4, 4, generator=g, dtype=F64)
+    J = ETA + 0.1 * (A + A.T)
+    L = _beam_rotation()
+    angles = torch.arange(12, dtype=F64) * (2 * math.pi / 12)
+    average = sum(
+        torch.linalg.matrix_exp(a * L[0]).T @ J @ torch.linalg.matrix_exp(a * L[0]) for a in angles
+    ) / len(angles)
+    P = project_metric(J, L)
+    assert torch.allclose(P, average, atol=1e-12)
+    assert metric_residual(L, P) < 1e-12
+    assert abs(P[1, 1] - P[2, 2]) < 1e-12 and abs(P[1, 1] - (J[1, 1] + J[2, 2]) / 2) < 1e-12
+    assert abs(P[0, 3] - J[0, 3]) < 1e-12 and P[0, 1] == pytest.approx(0, abs=1e-12)
+
+
+def test_projection_is_idempotent_and_keeps_an_invariant_metric():
+    L = lorentz(dtype=F64)
+    assert torch.allclose(project_metric(ETA, L), ETA, atol=1e-12)
+    J = ETA + 0.05 * torch.diag(torch.tensor([0.3, -1.0, 0.5, 0.2], dtype=F64))
+    P = project_metric(J, L)
+    assert torch.allclose(project_metric(P, L), P, atol=1e-12)
+    # onto so(1, 3)'s one invariant form: the multiple of η closest to J
+    assert torch.allclose(P, (J * ETA).sum() / (ETA * ETA).sum() * ETA, atol=1e-12)
+
+
+def test_projection_onto_a_group_with_no_invariant_form_is_refused():
+    with pytest.raises(NoInvariantMetricError, match="preserve no symmetric form"):
+        project_metric(ETA, scaling(4, dtype=F64))
+    with pytest.raises(ValueError, match="shape"):
+        project_metric(torch.eye(3, dtype=F64), lorentz(dtype=F64))
