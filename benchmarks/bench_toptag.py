@@ -26,12 +26,16 @@ Steps (each cached, so a rerun skips what is finished):
      (https://github.com/Rose-STL-Lab/LieGAN), fetched by the user, never committed; its sign
      is opposite to this library's η, so it is used as −J, otherwise exactly as saved;
    - ``identity``: LorentzNet's blocks with J = I;
+   - ``discovered-diagonal``, ``discovered-offdiagonal``, ``discovered-beam``: the discovered J
+     taken apart, each fixed: its diagonal; η plus its off-diagonal entries; its average over
+     the rotations about the beam axis (:func:`liegnn.metric.project_metric`), to see which
+     of its errors costs accuracy;
    - ``pelican``, ``lgatr``, ``lloca``: the peers (``pip install 'liegnn[peers]'``).
 
-   ``--node-scalars eta,model`` trains the LieGNN rows (discovered, learnable, paper,
-   identity) with the reference Minkowski node scalars ψ(m_η), with scalars from their own J,
-   or both (one row each; LorentzNet's J is η, the peers use η). Reported per row: test
-   accuracy, AUC, 1/ε_B at ε_S = 0.3 and 0.5 (mean ± std over seeds), parameter count, node
+   ``--node-scalars eta,model`` trains the LieGNN rows (all but ``eta`` and the peers) with
+   the reference Minkowski node scalars ψ(m_η), with scalars from their own J, or both (one
+   row each; LorentzNet's J is η, the peers use η). Reported per row: test accuracy, AUC,
+   1/ε_B at ε_S = 0.3 and 0.5 (mean ± std over seeds), parameter count, node
    scalars, and the ROC curves (``roc.png``) from the best-validation weights.
 
 ``--train-jets 1000,3000`` trains each row on the first N training jets too (the same
@@ -88,14 +92,37 @@ ROWS = {
     "learnable": ("LieGNN (discovered J, learnable)", {"symmetry": "discovered", "learnable": 1}),
     "paper": ("LieGNN (paper's saved J)", {"metric": "paper"}),
     "identity": ("EGNN (J = I)", {"symmetry": "euclidean"}),
+    # the discovered J's error taken apart (fixed J, each from the same discovery)
+    "discovered-diagonal": ("LieGNN (discovered J's diagonal)", {"variant": "diagonal"}),
+    "discovered-offdiagonal": (
+        "LieGNN (η + discovered J's off-diagonal)",
+        {"variant": "offdiagonal"},
+    ),
+    "discovered-beam": ("LieGNN (discovered J, beam-axis average)", {"variant": "beam"}),
     "pelican": ("PELICAN", {"model": "pelican"}),
     "lgatr": ("L-GATr", {"model": "lgatr"}),
-    # LLoCa's loss blew up (NaN in epoch 1, mass regularisation on) without clipping; with
-    # the gradient norm clipped at 1 it trains (one loss spike, then recovers)
+    # LLoCa's loss blew up (NaN in epoch 1) with float32 momenta: the peer now computes its
+    # frames in float64 (LLoCa's momentum_float64); the gradient norm is also clipped at 1
     "lloca": ("LLoCa", {"model": "lloca", "training": {"grad_clip": 1.0}}),
 }
 #: rows whose model is a LieGNN with a J of its own: they take --node-scalars
-METRIC_ROWS = ("discovered", "learnable", "paper", "identity")
+METRIC_ROWS = (
+    "discovered",
+    "learnable",
+    "paper",
+    "identity",
+    "discovered-diagonal",
+    "discovered-offdiagonal",
+    "discovered-beam",
+)
+#: rows that need the discovery
+DISCOVERED_ROWS = (
+    "discovered",
+    "learnable",
+    "discovered-diagonal",
+    "discovered-offdiagonal",
+    "discovered-beam",
+)
 DEFAULT_ROWS = "eta,discovered,learnable,identity"
 PAPER = {  # Table 3: accuracy, AUC
     "eta": (0.940, 0.9857),
@@ -306,6 +333,27 @@ def discover(a, out: Path, record: dict, results_path: Path, jets: dict) -> dict
 
 
 # -- training ---------------------------------------------------------------------------------
+def metric_variant(J, variant: str) -> torch.Tensor:
+    """A part of the discovered J (on (t, x, y, z)), to see which of its errors costs accuracy:
+    ``diagonal``: diag(J); ``offdiagonal``: η + (J − diag(J)); ``beam``: J averaged over the
+    rotations about the beam axis (:func:`liegnn.metric.project_metric`: J_xx and J_yy
+    averaged, the entries that mix x or y with t or z removed)."""
+    from liegnn.algebra import minkowski_metric
+    from liegnn.metric import project_metric
+
+    J = torch.as_tensor(J, dtype=torch.float64)
+    diagonal = torch.diag(torch.diagonal(J))
+    if variant == "diagonal":
+        return diagonal
+    if variant == "offdiagonal":
+        return minkowski_metric(dtype=torch.float64) + J - diagonal
+    if variant == "beam":
+        rotation_z = torch.zeros(1, 4, 4, dtype=torch.float64)
+        rotation_z[0, 1, 2], rotation_z[0, 2, 1] = -1.0, 1.0
+        return project_metric(J, rotation_z)
+    raise ValueError(f"unknown metric variant {variant!r}")
+
+
 def row_arguments(row: str, node_scalars: str, a, disc: dict | None) -> dict:
     """The :func:`train_toptag` / :func:`toptag_model` arguments of a row."""
     from liegnn.metric import AUTO_SMALL
@@ -313,7 +361,9 @@ def row_arguments(row: str, node_scalars: str, a, disc: dict | None) -> dict:
 
     spec = dict(ROWS[row][1])
     kwargs = {"node_scalars": node_scalars}
-    if spec.get("symmetry") == "discovered" and disc["metric_residual"] > AUTO_SMALL:
+    if "variant" in spec:  # a fixed part of the discovered J
+        kwargs["metric"] = metric_variant(disc["metric"], spec["variant"])
+    elif spec.get("symmetry") == "discovered" and disc["metric_residual"] > AUTO_SMALL:
         # the found basis preserves no metric (LieGNN(symmetry) refuses it, naming the
         # residual): these rows take the least-violating J the discovery reports, as a metric
         kwargs["metric"] = torch.tensor(disc["metric"], dtype=torch.float64)
@@ -455,11 +505,7 @@ def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: di
         "n_train": m["n_train"],
         "n_test": m["n_test"],
         "metric": m.get("metric"),
-        "metric_source": (
-            f"least-violating J of the discovered basis (residual {disc['metric_residual']:.3f})"
-            if row in ("discovered", "learnable") and "metric" in kwargs
-            else None
-        ),
+        "metric_source": metric_source(row, kwargs, disc),
         "metric_similarity_minkowski": m.get("metric_similarity_minkowski"),
         "metric_final": m.get("metric_final"),
         "metric_final_similarity_minkowski": m.get("metric_final_similarity_minkowski"),
@@ -468,6 +514,15 @@ def train_row(row, node_scalars, seed, a, out, disc, settings: dict, digests: di
         "run_dir": str(run_dir),
         "digest": digest,
     }
+
+
+def metric_source(row: str, kwargs: dict, disc: dict | None) -> str | None:
+    """Where a discovered row's fixed J came from (None: the basis itself, or no discovery)."""
+    if "variant" in ROWS[row][1]:
+        return f"{ROWS[row][1]['variant']} part of the discovered J"
+    if row in ("discovered", "learnable") and "metric" in kwargs:
+        return f"least-violating J of the discovered basis (residual {disc['metric_residual']:.3f})"
+    return None
 
 
 def trained_rows(record: dict) -> list[dict]:
@@ -607,7 +662,7 @@ def main(argv=None) -> dict:
         f"jets: {jets.get('file', a.data)} ({jets.get('n_jets', '?')} jets, {jets['time_s']:.0f} s)"
     )
     disc = None
-    if a.discovery_only or {"discovered", "learnable"} & set(a.rows):
+    if a.discovery_only or set(DISCOVERED_ROWS) & set(a.rows):
         disc = discover(a, out, record, results_path, jets)
         print(
             f"discovery: subspace similarity with so(1,3) {disc['subspace_similarity_so13']:.4f} "
@@ -624,7 +679,7 @@ def main(argv=None) -> dict:
         return record
     digests = {}
     if disc is not None:
-        digests.update(discovered=disc["basis_digest"], learnable=disc["basis_digest"])
+        digests.update({row: disc["basis_digest"] for row in DISCOVERED_ROWS})
     if a.paper_metric is not None:
         from liegnn.training.symmetry import load_metric
 
