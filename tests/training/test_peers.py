@@ -125,9 +125,9 @@ def test_lloca_keeps_its_mass_regulariser_on_energetic_constituents_in_float64()
     for f64 in (True, False):
         torch.manual_seed(0)
         model = LLoCaTagger(**SMALL, mass_reg=m_eps, momentum_float64=f64)
-        seen = []
+        seen: list[torch.Tensor] = []
         model.frames_net.equivectors.register_forward_pre_hook(
-            lambda _m, args: seen.append(args[0].detach().double())
+            lambda _m, args, seen=seen: seen.append(args[0].detach().double())
         )
         logits = model(batch)
         assert logits.dtype == torch.float32 and torch.isfinite(logits).all()
