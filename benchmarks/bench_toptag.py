@@ -338,7 +338,7 @@ def metric_variant(J, variant: str) -> torch.Tensor:
     ``diagonal``: diag(J); ``offdiagonal``: η + (J − diag(J)); ``beam``: J averaged over the
     rotations about the beam axis (:func:`liegnn.metric.project_metric`: J_xx and J_yy
     averaged, the entries that mix x or y with t or z removed)."""
-    from liegnn.algebra import minkowski_metric
+    from liegnn.algebra import lorentz, minkowski_metric
     from liegnn.metric import project_metric
 
     J = torch.as_tensor(J, dtype=torch.float64)
@@ -348,9 +348,7 @@ def metric_variant(J, variant: str) -> torch.Tensor:
     if variant == "offdiagonal":
         return minkowski_metric(dtype=torch.float64) + J - diagonal
     if variant == "beam":
-        rotation_z = torch.zeros(1, 4, 4, dtype=torch.float64)
-        rotation_z[0, 1, 2], rotation_z[0, 2, 1] = -1.0, 1.0
-        return project_metric(J, rotation_z)
+        return project_metric(J, lorentz(dtype=torch.float64)[2:3])  # J_z: rotations about z
     raise ValueError(f"unknown metric variant {variant!r}")
 
 

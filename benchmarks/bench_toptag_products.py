@@ -31,6 +31,7 @@ import numpy as np
 
 from liegnn._atomic import atomic_write_json
 from liegnn.datasets.toptag_files import read_jets
+from liegnn.metric import metric_similarity
 
 ETA = np.diag([1.0, -1.0, -1.0, -1.0])
 
@@ -81,7 +82,7 @@ def metrics_of(record: dict, n_train: int | None) -> dict[str, dict]:
         if r.get("metric_final") is not None:
             entries = [(r["row"] + " (final J)", r["metric_final"])]
         for name, J in entries:
-            e = found.setdefault(name, {"J": J, "accuracy": [], "auc": [], "J_per_seed": []})
+            e = found.setdefault(name, {"accuracy": [], "auc": [], "J_per_seed": []})
             e["accuracy"].append(r["accuracy"])
             e["auc"].append(r["auc"])
             e["J_per_seed"].append(J)
@@ -105,8 +106,7 @@ def main(argv=None) -> int:
             product_errors(np.array(J), momenta, jets.n_constituents) for J in e["J_per_seed"]
         ]
         mean_errors = {k: float(np.mean([x[k] for x in errors])) for k in errors[0]}
-        J = np.array(e["J"])
-        cosine = abs((J * ETA).sum()) / (np.linalg.norm(J) * np.linalg.norm(ETA))
+        cosine = np.mean([metric_similarity(J, "minkowski") for J in e["J_per_seed"]])
         acc, auc = np.array(e["accuracy"]), np.array(e["auc"])
         table.append(
             {
